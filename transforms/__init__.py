@@ -1,0 +1,1 @@
+"""Beam transforms of news-ingest, one module per stage: source -> parse -> dedup -> nlp -> extract -> sinks."""
