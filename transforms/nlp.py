@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Sequence
 
 import apache_beam as beam
 
-from transforms.records import Article, Enrichment
+from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -81,3 +81,60 @@ def annotate_docs(docs_and_articles: Iterable[tuple[object, Article]]) -> Iterab
         timexes = extract_timexes(doc, anchor)
         events = extract_events(doc, timexes, anchor)
         yield Enrichment(entities=extract_entities(doc), timexes=timexes, events=events)
+
+
+def _article_payload(article: Article) -> bytes:
+    import orjson
+
+    return orjson.dumps({"id": article.id, "title": article.title, "url": article.url, "text": article.text,
+                         "published_at": article.published_at})
+
+
+class _AnnotateBatchFn(beam.DoFn):
+    """Loads the spaCy model once per worker (setup) and runs ``nlp.pipe`` over each batch of articles."""
+
+    def __init__(self, model_name: str, batch_size: int):
+        self._model_name = model_name
+        self._batch_size = batch_size
+        self._nlp = None
+
+    def setup(self):
+        self._nlp = load_model(self._model_name)
+
+    def process(self, batch: Sequence[Article]):
+        try:
+            docs = list(self._nlp.pipe((a.text for a in batch), batch_size=self._batch_size))
+            annotated = list(zip(batch, annotate_docs(zip(docs, batch))))
+        except Exception as err:
+            if len(batch) > 1:  # one bad article must not sink its batch: retry one by one to isolate it
+                for article in batch:
+                    yield from self.process([article])
+                return
+            _LOGGER.exception("annotation failed for article %s", batch[0].id)
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter(
+                "nlp", type(err).__name__, str(err), _article_payload(batch[0]), batch[0].source))
+            return
+        yield from annotated
+
+
+class AnnotateArticles(beam.PTransform):
+    """Article -> (Article, Enrichment): spaCy over batches, then entities, timexes and events per Doc.
+
+    The extractors run in the same DoFn as spaCy so that Docs never cross a Beam boundary
+    (a Doc does not serialize cheaply); each extractor lives in its own module.
+    """
+
+    def __init__(self, model_name: str, batch_size: int = DEFAULT_BATCH_SIZE):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        self._model_name = model_name
+        self._batch_size = batch_size
+
+    def expand(self, articles):
+        return (
+            articles
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
+            | "RunSpacy" >> beam.ParDo(_AnnotateBatchFn(self._model_name, self._batch_size)).with_outputs(
+                DEAD_LETTERS, main="annotated")
+        )

@@ -15,7 +15,7 @@ import apache_beam as beam
 import orjson
 
 from transforms.pubtime import format_offset, format_utc, parse_publication_time
-from transforms.records import Article, DeadLetter, RawMessage
+from transforms.records import DEAD_LETTERS, Article, DeadLetter, RawMessage
 
 __all__ = [
     "DEFAULT_MAX_TEXT_CHARS",
@@ -33,7 +33,6 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_TEXT_CHARS = 200_000
 DEFAULT_MAX_PAYLOAD_BYTES = 2_000_000
-DEAD_LETTERS = "dead_letters"
 
 _BOILERPLATE_LINE = re.compile(
     r"^(?:advertisement|advertisements|sponsored|story continues below(?: advertisement)?|"

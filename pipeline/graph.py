@@ -1,0 +1,63 @@
+"""The one pipeline graph: source -> parse -> dedup -> nlp (with extract) -> sinks, for replay and for the Kafka job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import apache_beam as beam
+
+from transforms.dedup import DedupConfig, DeduplicateArticles
+from transforms.nlp import DEFAULT_BATCH_SIZE, AnnotateArticles
+from transforms.parse import ParseArticles, ParseLimits
+from transforms.records import Enrichment, build_record
+
+__all__ = ["PipelineConfig", "pipeline_info", "build_graph"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the stages need, frozen once by the CLI; DoFns never read the environment."""
+
+    spacy_model: str
+    batch_size: int = DEFAULT_BATCH_SIZE
+    parse_limits: ParseLimits = field(default_factory=ParseLimits)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+
+
+def pipeline_info(config: PipelineConfig) -> dict:
+    try:
+        version = metadata.version("news-ingest")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    return {"version": version, "spacy_model": config.spacy_model}
+
+
+def _is_original(article) -> bool:
+    return article.dedup is None or article.dedup.status == "original"
+
+
+def build_graph(root, source: beam.PTransform, record_sink: beam.PTransform,
+                dead_letter_sink: beam.PTransform, config: PipelineConfig) -> None:
+    """Wire the stages between ``source`` (-> RawMessage) and the two sinks.
+
+    ``record_sink`` takes the enriched records (dicts of schema v1); when it returns a
+    PCollection, those are DeadLetters of records it could not write, and they join the
+    dead-letter sink. Copies found by dedup skip NLP and are written with empty NLP fields.
+    """
+    messages = root | "Read" >> source
+    parsed = messages | "Parse" >> ParseArticles(config.parse_limits)
+    labelled = parsed.articles | "Dedup" >> DeduplicateArticles(config.dedup)
+    originals, copies = labelled | "SplitCopies" >> beam.Partition(lambda a, _: 0 if _is_original(a) else 1, 2)
+    annotated = originals | "NLP" >> AnnotateArticles(config.spacy_model, config.batch_size)
+    unannotated = copies | "SkipNLP" >> beam.Map(lambda article: (article, Enrichment()))
+    records = (
+        (annotated.annotated, unannotated)
+        | "JoinCopies" >> beam.Flatten()
+        | "BuildRecord" >> beam.Map(lambda pair, info: build_record(*pair, info), pipeline_info(config))
+    )
+    unwritten = records | "WriteRecords" >> record_sink
+    dead_letters = [parsed.dead_letters, annotated.dead_letters]
+    if isinstance(unwritten, beam.PCollection):
+        dead_letters.append(unwritten)
+    _ = tuple(dead_letters) | "JoinDeadLetters" >> beam.Flatten() | "WriteDeadLetters" >> dead_letter_sink

@@ -1,0 +1,43 @@
+"""Beam pipeline options: pass Beam's own flags through, reject anything unknown, choose the local runner."""
+
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+__all__ = ["DEFAULT_RUNNER", "UsageError", "beam_options"]
+
+# Beam 2.77's "DirectRunner" first tries to download the Prism runner from the internet and only
+# falls back to the in-process FnApiRunner when that fails. We name the FnApiRunner ourselves so that
+# nothing depends on that download; users may still pass --runner (PrismRunner, FlinkRunner, ...).
+DEFAULT_RUNNER = "FnApiRunner"
+
+
+class UsageError(Exception):
+    """A bad command line: shown as one line, exit status 2."""
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def beam_options(beam_args: list[str], *, streaming: bool = False) -> PipelineOptions:
+    """Validate Beam's own flags (Beam itself only warns on unknown ones) and build the options."""
+    parser = _RaisingParser(allow_abbrev=False, add_help=False)
+    seen = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(str(cls), cls)
+    for cls in seen.values():
+        cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    _, unknown = parser.parse_known_args(beam_args)
+    if unknown:
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
+    options = PipelineOptions(beam_args)
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = DEFAULT_RUNNER
+    if streaming:
+        standard.streaming = True
+    return options

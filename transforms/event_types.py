@@ -1,0 +1,149 @@
+"""Event lexicons: the coarse event types (PLOVER-style) and the word lists that decide triggers and roles.
+
+Every list here is general English news vocabulary, written from the PLOVER/CAMEO
+category definitions and PropBank frame conventions, not from any evaluation document.
+docs/events.md explains each list and how it is used.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EVENT_TYPES",
+    "FALLBACK_TYPE",
+    "event_type",
+    "EVENTIVE_NOUNS",
+    "EVENTIVE_NOUN_SUFFIXES",
+    "NON_EVENTIVE_NOUNS",
+    "LIGHT_VERBS",
+    "REPORTING_VERBS",
+    "UNACCUSATIVE_VERBS",
+    "NON_EVENT_VERBS",
+]
+
+FALLBACK_TYPE = "OTHER"
+
+# PLOVER's sixteen event types (Political Language Ontology for Verifiable Event Records)
+# plus STATEMENT (CAMEO 01, "make public statement") for reporting verbs, keyed by lemma.
+# Nouns share the table ("protest", "attack", "deal"). A lemma has one type.
+_TYPE_LEMMAS: dict[str, tuple[str, ...]] = {
+    "AGREE": ("agree", "agreement", "accord", "deal", "sign", "settle", "settlement", "treaty", "pact",
+              "approve", "approval", "accept", "endorse", "ratify", "compromise", "truce", "ceasefire"),
+    "CONSULT": ("meet", "meeting", "talk", "talks", "visit", "consult", "consultation", "discuss",
+                "discussion", "negotiate", "negotiation", "summit", "host", "call", "conference", "confer"),
+    "SUPPORT": ("support", "praise", "back", "endorse", "welcome", "applaud", "defend", "commend", "thank",
+                "congratulate", "vote"),
+    "CONCEDE": ("concede", "apologize", "apologise", "apology", "admit", "yield", "surrender", "resign",
+                "resignation", "release", "pardon", "free", "ease", "lift"),
+    "COOPERATE": ("cooperate", "cooperation", "collaborate", "collaboration", "partner", "partnership", "ally",
+                  "alliance", "join", "merge", "merger", "share", "coordinate", "order", "buy", "purchase",
+                  "acquire", "acquisition", "sell", "sale", "supply", "contract", "invest", "investment"),
+    "AID": ("aid", "help", "assist", "assistance", "provide", "donate", "donation", "fund", "rescue", "relief",
+            "grant", "offer", "evacuate", "evacuation"),
+    "RETREAT": ("retreat", "withdraw", "withdrawal", "pull", "leave", "evacuate", "disarm", "demobilize"),
+    "REQUEST": ("request", "ask", "appeal", "urge", "seek", "plead", "petition", "invite", "invitation"),
+    "DEMAND": ("demand", "insist", "require", "ultimatum"),
+    "ACCUSE": ("accuse", "accusation", "allege", "allegation", "blame", "charge", "criticize", "criticise",
+               "criticism", "condemn", "condemnation", "denounce", "sue", "lawsuit", "indict", "indictment",
+               "investigate", "investigation", "probe", "complain", "complaint"),
+    "REJECT": ("reject", "rejection", "deny", "denial", "refuse", "refusal", "veto", "dismiss", "oppose",
+               "opposition", "boycott", "decline", "rebuff", "challenge", "dispute", "contest", "overturn"),
+    "THREATEN": ("threaten", "threat", "warn", "warning", "ultimatum"),
+    "PROTEST": ("protest", "demonstrate", "demonstration", "rally", "march", "strike", "riot", "picket",
+                "sit-in", "walkout"),
+    "MOBILIZE": ("mobilize", "mobilise", "mobilization", "deploy", "deployment", "reinforce", "buildup",
+                 "alert", "exercise", "drill"),
+    "SANCTION": ("sanction", "embargo", "ban", "suspend", "suspension", "expel", "expulsion", "cancel",
+                 "cancellation", "freeze", "cut", "halt", "restrict", "restriction", "fine", "penalty", "tariff"),
+    "COERCE": ("arrest", "detain", "detention", "seize", "seizure", "raid", "deport", "deportation", "jail",
+               "imprison", "imprisonment", "confiscate", "censor", "crackdown", "curfew", "torture", "kidnap",
+               "abduct", "convict", "sentence"),
+    "ASSAULT": ("attack", "assault", "bomb", "bombing", "shoot", "shooting", "kill", "killing", "murder",
+                "fight", "fighting", "clash", "invade", "invasion", "shell", "shelling", "strike", "airstrike",
+                "wound", "massacre", "explode", "explosion", "destroy", "war", "battle", "ambush", "assassinate",
+                "assassination", "beat", "injure", "hijack"),
+    "STATEMENT": ("say", "tell", "state", "statement", "announce", "announcement", "report", "declare",
+                  "declaration", "add", "claim", "comment", "note", "explain", "confirm", "confirmation",
+                  "describe", "write", "speak", "speech", "brief", "briefing", "reveal", "insist", "predict"),
+}
+# A lemma listed under two types keeps the first listed here (e.g. "strike": PROTEST before ASSAULT).
+_TYPE_PRIORITY = ("PROTEST", "ASSAULT", "COERCE", "SANCTION", "THREATEN", "ACCUSE", "REJECT", "DEMAND",
+                  "REQUEST", "AGREE", "CONSULT", "SUPPORT", "CONCEDE", "AID", "RETREAT", "MOBILIZE",
+                  "COOPERATE", "STATEMENT")
+EVENT_TYPES: tuple[str, ...] = _TYPE_PRIORITY + (FALLBACK_TYPE,)
+
+_TYPE_OF: dict[str, str] = {}
+for _type in _TYPE_PRIORITY:
+    for _lemma in _TYPE_LEMMAS[_type]:
+        _TYPE_OF.setdefault(_lemma, _type)
+
+
+def event_type(lemma: str, *, negated: bool = False) -> str:
+    """The coarse type of a trigger lemma; a negated AGREE/SUPPORT is REJECT ("did not accept")."""
+    kind = _TYPE_OF.get(lemma.lower(), FALLBACK_TYPE)
+    if negated and kind in ("AGREE", "SUPPORT"):
+        return "REJECT"
+    return kind
+
+
+# Nouns that name an event (occurrence, action, process) in news prose. The suffix rule below
+# covers most nominalizations; this list adds the common nouns it cannot see.
+EVENTIVE_NOUNS = frozenset("""
+accident aftermath airstrike ambush arrest assault attack auction award ban battle bid bidding blast
+boom boycott breach breakdown breakthrough briefing buildup bust campaign ceasefire ceremony change
+clash collapse conference conflict contest coup crackdown crash crime crisis cut deal debate debut
+decline decrease delay delivery demand deployment departure dispute downturn drill drop earthquake
+effort election embargo emergency event exercise fall fight fire flight flood flooding funeral gain
+growth hearing hike hit incident increase interview investigation journey killing landing launch
+lawsuit leak loss march massacre meeting merger mission murder offer order outage outbreak overhaul
+plan probe problem proposal protest purchase raid rally recall recession recovery release repair
+rescue resignation return revolt riot rise sale scandal search settlement shooting shortage show
+shutdown slump speech storm strike struggle summit surge talks test tour trade trial trip upgrade
+veto visit vote walkout war wedding work
+""".split())
+
+# Nominalization suffixes: a noun ending in one of these is eventive unless NON_EVENTIVE_NOUNS has it.
+EVENTIVE_NOUN_SUFFIXES = ("tion", "sion", "ment", "ance", "ence", "ure", "al", "ing")
+
+# Frequent nouns with those endings that name things, places, groups or states, not events.
+NON_EVENTIVE_NOUNS = frozenset("""
+nation station region population information organization organisation corporation administration
+institution commission committee foundation association federation union position function
+condition edition section portion nutrition tradition ambition emotion relation generation location
+direction version collection destination population question mention caution fraction
+government department parliament equipment document instrument apartment element segment environment
+management agreement statement payment moment comment amendment
+ance alliance balance distance finance insurance performance audience appearance
+science evidence experience reference conference license licence sequence presence intelligence
+residence difference independence influence confidence
+capital hospital official general animal material signal rival journal portal total interval terminal
+individual spiritual potential manual principal professional criminal tribal cardinal festival
+nature feature future culture structure temperature picture furniture literature legislature
+procedure pressure figure measure
+building thing morning evening ceiling meaning housing clothing everything something anything nothing
+king wing string spring ring earring offspring sibling darling shilling
+""".split()) - {"ance", "agreement", "statement", "payment", "comment", "amendment", "appearance",
+                 "performance", "conference", "procedure"}
+
+# Verbs whose object noun carries the event ("held talks", "took delivery"): both are events, and the
+# noun takes the verb's subject as its actor.
+LIGHT_VERBS = frozenset("""
+hold make take give have reach sign conduct carry stage launch begin start continue complete undergo
+announce win lose receive place file issue
+""".split())
+
+# Verbs that introduce reported content; events in their complement are "reported".
+REPORTING_VERBS = frozenset("""
+say tell state announce report declare add claim comment note explain confirm describe write
+insist predict reveal allege acknowledge admit argue assert believe deny disclose estimate
+indicate maintain mention reply respond suggest testify think warn
+""".split())
+
+# Intransitive verbs whose subject undergoes the event (PropBank Arg1, not Arg0): "the plane crashed".
+UNACCUSATIVE_VERBS = frozenset("""
+arrive appear arise collapse come crash decline decrease die disappear drop emerge end exist expire
+fail fall go grow happen increase land occur remain rise rise sink slide slip soar stand stay
+surge tumble vanish
+""".split())
+
+# Verb lemmas that are not events when they head a clause of their own.
+NON_EVENT_VERBS = frozenset({"include", "accord", "base", "regard", "relate", "concern", "involve"})
