@@ -17,6 +17,7 @@ __all__ = [
     "Article",
     "Enrichment",
     "build_record",
+    "load_schema",
 ]
 
 SCHEMA_ID = "news-ingest/enriched-article/v1"
@@ -58,9 +59,8 @@ class DeadLetter:
 
     def to_dict(self, max_payload_bytes: int = DEFAULT_MAX_DEAD_LETTER_PAYLOAD_BYTES) -> dict:
         kept = self.payload[:max_payload_bytes]
-        try:
-            text, encoding = kept.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
+        text, encoding = _utf8_prefix(kept, truncated=len(self.payload) > max_payload_bytes), "utf-8"
+        if text is None:
             text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
         return {
             "error": {"stage": self.stage, "type": self.error_type, "message": self.message[:2000]},
@@ -71,6 +71,16 @@ class DeadLetter:
             "payload_truncated": len(self.payload) > max_payload_bytes,
             "payload_sha256": hashlib.sha256(self.payload).hexdigest(),
         }
+
+
+def _utf8_prefix(data: bytes, *, truncated: bool) -> str | None:
+    """The bytes as text when they are UTF-8; a cut may split the last character, which is dropped."""
+    for cut in range(4 if truncated else 1):
+        try:
+            return data[: len(data) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 @dataclass(frozen=True)
@@ -138,3 +148,11 @@ def build_record(article: Article, enrichment: Enrichment, pipeline_info: Mappin
         "dedup": dedup.to_dict(),
         "pipeline": dict(pipeline_info),
     }
+
+
+def load_schema(name: str = "enriched-article.v1.json") -> dict:
+    """A JSON Schema shipped with the package (transforms/schema/)."""
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files("transforms").joinpath("schema", name).read_text("utf-8"))
