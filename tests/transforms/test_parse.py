@@ -130,3 +130,18 @@ def test_canonical_url_keeps_meaningful_query():
 
 def test_normalize_text_folds_case_quotes_and_space():
     assert normalize_text("“Hello”\n  World") == normalize_text('"hello" world')
+
+
+def test_parse_articles_transform_splits_articles_and_dead_letters():
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.parse import ParseArticles
+
+    messages = [message({"id": "a", "text": "Fine."}), message(b"{broken", source={"file": "x", "line": 2})]
+    with TestPipeline(runner="FnApiRunner") as p:
+        parsed = p | beam.Create(messages) | ParseArticles()
+        assert_that(parsed.articles | "Ids" >> beam.Map(lambda a: a.id), equal_to(["a"]), label="articles")
+        assert_that(parsed.dead_letters | "Where" >> beam.Map(lambda d: (d.stage, d.source["line"])),
+                    equal_to([("parse", 2)]), label="dead letters")
