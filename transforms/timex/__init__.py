@@ -1,0 +1,145 @@
+"""Time expressions: find DATE, TIME, DURATION and SET expressions and give each a TIMEX3 value.
+
+``extract_timexes(doc, anchor)`` runs a rule grammar (transforms/timex/grammar.py) over
+``doc.text``, resolves underspecified dates against the publication date in the article's own
+offset, using the tense of the governing verb for bare weekdays, months and days of the month,
+and returns one dict per expression::
+
+    {"text", "type", "value", "start", "end", "interval": {"start", "end"} | None}
+
+``start``/``end`` are character offsets into ``doc.text`` (end exclusive). ``interval`` is the
+resolved span in UTC ("...Z", end exclusive) for DATE and TIME values that denote one; None for
+durations, sets, PRESENT_REF/PAST_REF/FUTURE_REF, fiscal periods and seasons. Conventions
+follow TimeML/TempEval-3 as annotated in MEANTIME (docs/time.md).
+
+Guarantees: pure (no I/O, no global state), deterministic, output sorted by ``start``; spans
+do not overlap except a range duration ("from 2009 to 2011") and the dates inside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from bisect import bisect_right
+from datetime import date
+
+from transforms.pubtime import PublicationTime
+from transforms.timex import calendar as cal
+from transforms.timex.grammar import RULES, Candidate, Context
+from transforms.timex.tense import direction as _tense_direction
+
+__all__ = ["extract_timexes", "TIMEX_TYPES"]
+
+_LOGGER = logging.getLogger(__name__)
+
+TIMEX_TYPES = ("DATE", "TIME", "DURATION", "SET")
+# TIMEX3 "P2Y" style values count years/months; a range of dates becomes a duration of their difference.
+_RANGE_OPEN = re.compile(r"(?i:\b(?:from|between))\s+$")
+_RANGE_JOIN = re.compile(r"\s*(?:to|and|until|till|through|-|–)\s*")
+_DAY_GRANULARITY = "day"
+
+
+def extract_timexes(doc, anchor: PublicationTime) -> list[dict]:
+    """Time expressions of ``doc`` with TIMEX3 values anchored on ``anchor`` (see module docstring)."""
+    text = doc.text
+    if not text:
+        return []
+    offset = anchor.offset_minutes
+    anchor_date = anchor.local.date()
+    cache: dict[tuple[int, int], str] = {}
+
+    def direction(start: int, end: int) -> str:
+        key = (start, end)
+        if key not in cache:
+            cache[key] = _tense_direction(doc, start, end)
+        return cache[key]
+
+    ctx = Context(text=text, doc=doc, anchor=anchor_date, offset_minutes=offset, direction=direction,
+                  month_first=offset is None or offset <= -180)
+    candidates = _candidates(ctx)
+    chosen = _select(candidates)
+    _resolve_times(chosen, doc, anchor_date)
+    chosen.extend(_ranges(chosen, text))
+    chosen.sort(key=lambda c: (c.start, -c.end))
+    return [_to_dict(c, text, offset) for c in chosen if c.value]
+
+
+def _candidates(ctx: Context) -> list[Candidate]:
+    out = []
+    for priority, (_, pattern, rule) in enumerate(RULES):
+        for match in pattern.finditer(ctx.text):
+            try:
+                candidate = rule(match, ctx)
+            except (ValueError, OverflowError, KeyError):
+                _LOGGER.debug("timex rule failed on %r", match.group(0), exc_info=True)
+                continue
+            if candidate is not None and candidate.end > candidate.start:
+                candidate.priority = priority
+                out.append(candidate)
+    return out
+
+
+def _select(candidates: list[Candidate]) -> list[Candidate]:
+    """Longest candidate first, then rule order; a candidate overlapping a chosen one is dropped."""
+    chosen: list[Candidate] = []
+    taken: list[tuple[int, int]] = []
+    for c in sorted(candidates, key=lambda c: (-(c.end - c.start), c.priority, c.start)):
+        if any(c.start < e and s < c.end for s, e in taken):
+            continue
+        chosen.append(c)
+        taken.append((c.start, c.end))
+    return chosen
+
+
+def _resolve_times(chosen: list[Candidate], doc, anchor_date: date) -> None:
+    """A clock time takes its day from a day-precise date in the same sentence, else the anchor."""
+    clocks = [c for c in chosen if c.clock is not None]
+    if not clocks:
+        return
+    sentence_starts = [s.start_char for s in doc.sents] if doc.has_annotation("SENT_START") else [0]
+    days = sorted((c for c in chosen if c.resolved is not None and c.resolved.granularity == _DAY_GRANULARITY),
+                  key=lambda c: c.start)
+
+    def sentence_of(pos: int) -> int:
+        return bisect_right(sentence_starts, pos)
+
+    for c in clocks:
+        same = [d for d in days if sentence_of(d.start) == sentence_of(c.start)]
+        before = [d for d in same if d.start < c.start]
+        reference = (before[-1] if before else same[0]) if same else None
+        day_of = date.fromisoformat(reference.resolved.value) if reference else anchor_date
+        hour, minute, zone = c.clock
+        c.resolved = cal.clock_time(day_of, hour, minute, zone)
+        c.value = c.resolved.value
+
+
+def _ranges(chosen: list[Candidate], text: str) -> list[Candidate]:
+    """"from 2009 to 2011", "between 2014 and 2016": a DURATION over the pair, besides the two dates."""
+    out = []
+    ordered = sorted(chosen, key=lambda c: c.start)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.resolved is None or b.resolved is None or a.resolved.granularity != b.resolved.granularity:
+            continue
+        if a.resolved.granularity not in ("year", "month") or a.type != "DATE" or b.type != "DATE":
+            continue
+        opener = _RANGE_OPEN.search(text[max(0, a.start - 12): a.start])
+        if not opener or not _RANGE_JOIN.fullmatch(text[a.end: b.start]):
+            continue
+        start = a.start - (len(text[max(0, a.start - 12): a.start]) - opener.start())
+        if a.resolved.granularity == "year":
+            amount, unit = b.resolved.start.year - a.resolved.start.year, "year"
+        else:
+            amount = (b.resolved.start.year - a.resolved.start.year) * 12 + b.resolved.start.month - a.resolved.start.month
+            unit = "month"
+        if amount <= 0:
+            continue
+        out.append(Candidate(start, b.end, "DURATION", cal.duration_value(amount, unit), container=True))
+    return out
+
+
+def _to_dict(c: Candidate, text: str, offset: int | None) -> dict:
+    interval = None
+    if c.type in ("DATE", "TIME") and c.resolved is not None:
+        interval = cal.to_utc_interval(c.resolved, offset)
+    return {"text": text[c.start:c.end], "type": c.type, "value": c.value, "start": c.start, "end": c.end,
+            "interval": interval}
