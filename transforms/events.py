@@ -11,14 +11,16 @@ import logging
 from datetime import timedelta
 
 from transforms.event_types import (
-    EVENTIVE_NOUN_SUFFIXES,
     EVENTIVE_NOUNS,
     LIGHT_VERBS,
     NON_EVENT_VERBS,
     NON_EVENTIVE_NOUNS,
     REPORTING_VERBS,
     UNACCUSATIVE_VERBS,
+    UNDERGOER_NOUNS,
     event_type,
+    nominalized_verb,
+    verb_lemmas,
 )
 
 __all__ = ["extract_events", "is_trigger"]
@@ -40,6 +42,7 @@ _NOUN_ACTOR_PREPS = frozenset({"by", "between", "among"})
 _LOCATIVE_PREPS = frozenset({"in", "at", "near", "outside", "inside", "across", "throughout", "within", "around"})
 _LOCATION_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _ANCHORING_TIMEX_TYPES = frozenset({"DATE", "TIME"})
+_TIME_ENTITY_LABELS = frozenset({"DATE", "TIME"})
 _OPEN_QUOTES = {'"': '"', "\u201c": "\u201d"}
 
 
@@ -59,7 +62,7 @@ def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
     quoted = _quoted_ranges(doc.text)
     events = []
     for token in triggers:
-        actor, target = (_participant(span, trigger_ids) for span in _roles(token, trigger_ids))
+        actor, target = (_participant(token, span, trigger_ids) for span in _roles(token, trigger_ids))
         negated = _negated(token)
         timex = times.get(token.i)
         events.append({
@@ -98,9 +101,9 @@ def _eventive_noun(token) -> bool:
         return False  # "test flight": the head carries the event
     if lemma in EVENTIVE_NOUNS:
         return True
-    if lemma in NON_EVENTIVE_NOUNS or len(lemma) < 6 or not lemma.isalpha():
+    if lemma in NON_EVENTIVE_NOUNS or not lemma.isalpha():
         return False
-    return lemma.endswith(EVENTIVE_NOUN_SUFFIXES)
+    return nominalized_verb(lemma, verb_lemmas()) is not None
 
 
 # ------------------------------------------------------------------ roles
@@ -144,16 +147,22 @@ def _roles(token, trigger_ids):
     return actor, target
 
 
-def _participant(span, trigger_ids):
+def _participant(trigger, span, trigger_ids):
     """Keep a role filler only when it names a participant: not an event (an eventive noun is an event of
-    its own, linked by the parse, not a participant) and not a proposition word ("this", "what")."""
+    its own, linked by the parse, not a participant), not a proposition word ("this", "what"), not a
+    time, and on the trigger's line (a headline without a full stop is parsed into the next paragraph)."""
     if span is None:
         return None
     head = span[2]
+    low, high = sorted((trigger.idx, head.idx))
+    if "\n" in trigger.doc.text[low:high]:
+        return None
     if head.pos_ == "NOUN" and head.i in trigger_ids:
         return None
     if span[0].i == span[1].i and head.lower_ in _NON_PARTICIPANT_WORDS:
         return None
+    if head.ent_type_ in _TIME_ENTITY_LABELS:
+        return None  # "talks on Saturday": a time, not a participant
     return span
 
 
@@ -176,6 +185,12 @@ def _implicit_subject(token, depth: int = 0):
     if dep == "acl" and head.pos_ in ("NOUN", "PROPN", "PRON"):
         if token.tag_ == "VBN":
             return _phrase(head), True  # "the team formed to look": the team was formed
+        if token.tag_ == "VB" and head.dep_ in ("dobj", "pobj") and any(c.tag_ == "TO" for c in token.children):
+            # "EADS won a contract to supply tankers": the winner supplies
+            clause = head.head.head if head.dep_ == "pobj" else head.head
+            if clause.pos_ in ("VERB", "AUX"):
+                subject = _first_child(clause, ("nsubj",))
+                return (_phrase(subject), False) if subject is not None else _implicit_subject(clause, depth + 1)
         return None, False
     if dep == "relcl":
         return _relative_antecedent(token, None), False
@@ -213,8 +228,11 @@ def _relative_antecedent(verb, pronoun):
 def _noun_roles(token):
     actor = target = None
     for child in token.children:
-        if child.dep_ == "poss" and actor is None:
-            actor = _phrase(child)
+        if child.dep_ == "poss":
+            if token.lemma_.lower() in UNDERGOER_NOUNS:
+                target = target or _phrase(child)
+            else:
+                actor = actor or _phrase(child)
         elif child.dep_ == "prep":
             prep = child.lower_
             pobj = _first_child(child, ("pobj",))
@@ -258,9 +276,19 @@ def _phrase(head, stop_at=None):
             continue  # ", the parent company of Airbus,"
         if child.dep_ in ("acl", "prep", "conj", "appos") and child.i > head.i and _has_clause(child):
             continue
+        if child.dep_ == "prep" and any(t.ent_type_ in _TIME_ENTITY_LABELS for t in child.children):
+            continue  # "Lukashenko on August 10 secured": the date belongs to the clause
         subtree = list(child.subtree)
         left, right = min(left, subtree[0].i), max(right, subtree[-1].i)
     doc = head.doc
+    for i in range(head.i - 1, left - 1, -1):  # a phrase never crosses a line break
+        if "\n" in doc[i].text or "\n" in doc[i].whitespace_:
+            left = i + 1
+            break
+    for i in range(head.i, right):
+        if "\n" in doc[i].whitespace_ or "\n" in doc[i + 1].text:
+            right = i
+            break
     while left < right and (doc[right].is_punct or doc[right].dep_ == "cc"):
         right -= 1
     while left < right and doc[left].is_punct:
