@@ -96,7 +96,7 @@ def event_type(lemma: str, *, negated: bool = False) -> str:
 # Nouns that name an event (occurrence, action, process) in news prose. The suffix rule below
 # covers most nominalizations; this list adds the common nouns it cannot see.
 EVENTIVE_NOUNS = frozenset("""
-accident aftermath airstrike ambush arrest assault attack auction award ban battle bid bidding blast
+accident acquisition aftermath airstrike ambush arrest assault attack auction award ban battle bid bidding blast
 boom boycott breach breakdown breakthrough briefing buildup bust campaign ceasefire ceremony change
 clash collapse conference conflict contest coup crackdown crash crime crisis cut deal debate debut
 decline decrease delay delivery demand deployment departure dispute downturn drill drop earthquake
@@ -105,7 +105,7 @@ growth hearing hike hit incident increase interview investigation journey killin
 lawsuit leak loss march massacre meeting merger mission murder offer order outage outbreak overhaul
 plan probe problem proposal protest purchase raid rally recall recession recovery release repair
 rescue resignation return revolt riot rise sale scandal search settlement shooting shortage show
-shutdown slump speech storm strike struggle summit surge talks test tour trade trial trip upgrade
+shutdown slump speech storm strike struggle summit surge talk talks test tour trade trial trip upgrade
 veto visit vote walkout war wedding work
 """.split())
 
