@@ -25,7 +25,7 @@ from datetime import date
 
 from transforms.pubtime import PublicationTime
 from transforms.timex import calendar as cal
-from transforms.timex.grammar import RULES, Candidate, Context
+from transforms.timex.grammar import RULES, Candidate, Context, shifted
 from transforms.timex.tense import direction as _tense_direction
 
 __all__ = ["extract_timexes", "TIMEX_TYPES"]
@@ -58,6 +58,7 @@ def extract_timexes(doc, anchor: PublicationTime) -> list[dict]:
                   month_first=offset is None or offset <= -180)
     candidates = _candidates(ctx)
     chosen = _select(candidates)
+    _resolve_anaphora(chosen)
     _resolve_times(chosen, doc, anchor_date)
     chosen.extend(_ranges(chosen, text))
     chosen.sort(key=lambda c: (c.start, -c.end))
@@ -89,6 +90,27 @@ def _select(candidates: list[Candidate]) -> list[Candidate]:
         chosen.append(c)
         taken.append((c.start, c.end))
     return chosen
+
+
+_GRANULARITY_RANK = {"day": 0, "week": 1, "month": 2, "quarter": 3, "half": 3, "year": 4}
+
+
+def _resolve_anaphora(chosen: list[Candidate]) -> None:
+    """"the following year", "the next day": counted from the closest preceding date at least as
+    fine as the unit; from the anchor when the text names none."""
+    ordered = sorted(chosen, key=lambda c: c.start)
+    for i, c in enumerate(ordered):
+        if "anaphoric" not in c.extras:
+            continue
+        unit, shift = c.extras["anaphoric"]
+        for previous in reversed(ordered[:i]):
+            r = previous.resolved
+            if r is None or r.start is None or "anaphoric" in previous.extras or previous.type != "DATE":
+                continue
+            if _GRANULARITY_RANK.get(r.granularity, 9) <= _GRANULARITY_RANK[unit]:
+                c.resolved = shifted(r.start.date(), unit, shift)
+                c.value = c.resolved.value
+                break
 
 
 def _resolve_times(chosen: list[Candidate], doc, anchor_date: date) -> None:

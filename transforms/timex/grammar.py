@@ -12,7 +12,7 @@ from transforms.pubtime import ZONE_ABBREVIATIONS
 from transforms.timex import calendar as cal
 from transforms.timex.tense import FUTURE, PAST, UNKNOWN
 
-__all__ = ["Candidate", "Context", "RULES", "number_value"]
+__all__ = ["Candidate", "Context", "RULES", "number_value", "shifted"]
 
 
 @dataclass
@@ -138,18 +138,21 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
         return None
 
 
+_AGAINST_TENSE_COST = 4  # a date against the tense must be this many times closer to win
+
+
 def _pick(candidates: list[date], anchor: date, direction: str) -> date | None:
+    """The candidate nearest the anchor, where distance against the tense counts several times over:
+    "arrived on June 18" in a July article is 18 June; "lands on November 11" on 5 November is the 11th."""
     if not candidates:
         return None
-    if direction == PAST:
-        before = [c for c in candidates if c <= anchor]
-        if before:
-            return max(before)
-    elif direction == FUTURE:
-        after = [c for c in candidates if c >= anchor]
-        if after:
-            return min(after)
-    return min(candidates, key=lambda c: (abs((c - anchor).days), c > anchor))
+
+    def cost(c: date) -> tuple:
+        days = (c - anchor).days
+        against = (direction == PAST and days > 0) or (direction == FUTURE and days < 0)
+        return (abs(days) * (_AGAINST_TENSE_COST if against else 1), days > 0)
+
+    return min(candidates, key=cost)
 
 
 def _month_year(m: int, anchor: date, direction: str) -> int:
@@ -225,12 +228,16 @@ _BARE_MONTH_BEFORE = {"in", "since", "until", "till", "by", "from", "through", "
                       "throughout", "around", "for", "that", "each", "every", "end", "start"}
 
 
+_BARE_MONTH_AFTER_PHRASE = {"early as", "late as", "soon as", "until early", "until late"}
+
+
 def _bare_month(m: re.Match, ctx: Context) -> Candidate | None:
     month = _MONTH_NUMBER[m["month"].lower()]
     rel = (m["rel"] or "").lower()
     before = [w.lower() for w in _word_before(ctx, m.start())]
     if not rel and not m["mod"]:
-        if not before or before[-1] not in _BARE_MONTH_BEFORE:
+        two = " ".join(w.lower() for w in _word_before(ctx, m.start(), 3)[:2])
+        if not before or (before[-1] not in _BARE_MONTH_BEFORE and two not in _BARE_MONTH_AFTER_PHRASE):
             return None
         if m["month"] in ("May", "March") and before[-1] in ("and", "or", "to", "that"):
             return None
@@ -271,7 +278,7 @@ def _year_rule(m: re.Match, ctx: Context) -> Candidate | None:
         span = ctx.doc.char_span(m.start("year"), m.end("year"))
         if span is not None and len(span) == 1:
             token = span[0]
-            if token.dep_ == "nummod" and token.head.tag_ in ("NNS", "NNPS"):
+            if token.dep_ == "nummod" and token.head.tag_ == "NNS":
                 return None  # "2000 employees"
             if token.like_num and token.head.lower_ in ("$", "us$", "€", "£"):
                 return None
@@ -328,12 +335,22 @@ def _relative_day(m: re.Match, ctx: Context) -> Candidate | None:
 def _relative_unit(m: re.Match, ctx: Context) -> Candidate | None:
     rel = (m["rel"] or "").lower()
     unit = re.sub(r"\s+", " ", m["unit"].lower())
+    if unit.endswith("quarter"):
+        unit = "quarter"
     has_the = bool(m["the"])
     if not rel:
         if not (m["mod"] or m["edge"]):
             return None
         rel = "this"
     if rel == "same":
+        return None
+    if rel in ("following", "previous", "next") and (has_the or unit == "day") and unit in ("day", "week", "month", "year"):
+        # "the following year": counted from the date the narrative is at, resolved in a later pass
+        resolved = shifted(ctx.anchor, unit, _shift_rel(rel))
+        candidate = _date_candidate(m, ctx, resolved)
+        candidate.extras["anaphoric"] = (unit, _shift_rel(rel))
+        return candidate
+    if unit == "day":
         return None
     if has_the and rel in ("past", "last") and unit not in ("quarter", "weekend") and not (m["mod"] or m["edge"]):
         value = cal.duration_value(1, unit if unit in _UNIT_NAMES else "year")
@@ -369,6 +386,17 @@ def _relative_unit(m: re.Match, ctx: Context) -> Candidate | None:
     else:
         return None
     return _date_candidate(m, ctx, resolved)
+
+
+def shifted(base: date, unit: str, shift: int) -> cal.Resolved:
+    """The day, week, month or year ``shift`` units from ``base``."""
+    if unit == "day":
+        return cal.day(base + timedelta(days=shift))
+    if unit == "week":
+        return cal.week(base + timedelta(days=7 * shift))
+    if unit == "month":
+        return cal.month(*cal.shift_month(base.year, base.month, shift))
+    return cal.year(base.year + shift)
 
 
 def _quarter_rule(m: re.Match, ctx: Context) -> Candidate | None:
@@ -484,6 +512,20 @@ def _time_rule(m: re.Match, ctx: Context) -> Candidate | None:
     return candidate
 
 
+# words after which "a year", "a week" measure time ("took a year", "for a week")
+_DURATION_CONTEXT = {"for", "than", "about", "nearly", "almost", "within", "after", "over", "in", "just", "only",
+                     "least", "up", "under", "half", "of", "around", "some", "roughly", "take", "takes", "took",
+                     "taken", "taking", "last", "lasts", "lasted", "spend", "spent", "spends", "wait", "waited",
+                     "need", "needs", "needed", "than", "nearly", "barely", "once"}
+
+
+def _quantity_before(ctx: Context, start: int) -> bool:
+    """A rate: "$300 million in fuel a year", "15 aircraft a month" (a number within four words)."""
+    window = _word_before(ctx, start, 4)
+    return any(re.fullmatch(r"\d[\d,.]*|million|billion|thousand|trillion|%", w.lower()) for w in window) \
+        and "," not in window and "." not in window
+
+
 def _duration_rule(m: re.Match, ctx: Context) -> Candidate | None:
     quant = re.sub(r"\s+", " ", m["quant"].lower())
     unit = _unit(m["unit"])
@@ -498,19 +540,19 @@ def _duration_rule(m: re.Match, ctx: Context) -> Candidate | None:
         before = [w.lower() for w in _word_before(ctx, m.start(), 2)]
         prev = before[-1] if before else ""
         if re.fullmatch(r"\d[\d,.]*|once|twice|times|million|billion|thousand|hundred|trillion|dozen|%", prev) \
-                or prev in _NUMBER_WORDS:
+                or prev in _NUMBER_WORDS or (prev not in _DURATION_CONTEXT and _quantity_before(ctx, m.start())):
             value = cal.duration_value(1, unit)
             return Candidate(m.start(), m.end(), "SET", value)
         after = ctx.text[m.end(): m.end() + 12].lower()
-        if prev not in ("for", "than", "about", "nearly", "almost", "within", "after", "over", "in", "just",
-                        "only", "least", "up", "under", "half", "of", "around", "some", "roughly") \
+        if prev not in _DURATION_CONTEXT \
                 and not re.match(r"\s*(?:ago|later|earlier|before|after|long|-long|from now)\b", after) \
                 and not m["approx"] and not m["edge"]:
             return None
     if amount is not None and amount == 1 and plural and quant not in ("1",):
         pass
-    if amount is not None and amount > 1 and not plural and "-" not in m.group(0) and quant not in ("a dozen",):
-        return None  # "three year" without a hyphen is rarely a duration
+    if amount is not None and amount > 1 and not plural and "-" not in m.group(0) and quant not in ("a dozen",) \
+            and not re.match(r"\s+[a-z]", ctx.text[m.end(): m.end() + 2]):
+        return None  # "three year" is a duration only as a modifier ("a two hour stoppage")
     value = cal.duration_value(amount, unit)
     return Candidate(m.start(), m.end(), "DURATION", value)
 
@@ -576,8 +618,9 @@ def _ref_rule(m: re.Match, ctx: Context) -> Candidate | None:
             return None
     if word == "now" and ctx.text[m.end(): m.end() + 1] == "-":
         return None  # "the now-cancelled deal"
-    if word == "soon" and ctx.text[m.end(): m.end() + 6].lower().startswith(" after"):
-        return None
+    if word == "soon" and (ctx.text[m.end(): m.end() + 6].lower().startswith(" after")
+                           or ctx.text[m.end(): m.end() + 1] == "-"):
+        return None  # "soon after the launch", "the soon-to-open terminal"
     return Candidate(m.start(), m.end(), "DATE", _REFS[word])
 
 
@@ -593,9 +636,9 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
     ("numeric_date", _compile(
         _NOT_AFTER_DIGIT + r"\b(?:(?P<iso>(?P<y1>(?:19|20)\d\d)-(?P<m1>[01]\d)-(?P<d1>[0-3]\d))"
         r"|(?P<a>[01]?\d|[23]\d)/(?P<b>[0-3]?\d)/(?P<y2>(?:19|20)\d\d|\d\d))\b(?![/\d])"), _numeric_date),
-    ("year", _compile(r"(?:" + _MOD + r")?" + _NOT_AFTER_DIGIT + r"\b" + _YEAR + r"\b(?!\s*[-–]\s*\d)"
+    ("year", _compile(_NOT_AFTER_DIGIT + r"(?:" + _MOD + r")?(?<![\d,.$£€#/])\b" + _YEAR + r"\b(?!\s*[-–]\s*\d)"
                       + r"(?!'s\b)"), _year_rule),
-    ("decade", _compile(r"(?:(?i:the)\s+)?(?:(?i:early|late|mid)[\s-]+)?(?:(?P<century>19|20)(?P<digit>\d)0|'(?P<digit2>\d)0)s\b"),
+    ("decade", _compile(r"(?:(?i:the)\s+)?(?:(?i:early|late|mid)[\s-]+)?(?:(?P<century>19|20)(?P<digit>\d)0|'(?P<digit2>\d)0)['’]?s\b"),
      _decade_rule),
     ("century", _compile(r"(?i:the\s+(?:(?P<num>\d{1,2})(?:st|nd|rd|th)|(?P<word>eighteenth|nineteenth|twentieth|twenty[\s-]first))\s+century)"),
      _century_rule),
@@ -607,7 +650,7 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
      _relative_day),
     ("relative_unit", _compile(
         r"(?i:\b(?:" + _MOD + r")?(?P<edge>(?:earlier|later)\s+)?(?P<the>the\s+)?(?:(?P<rel>this|last|next|coming|previous|past|current|following|upcoming|same)\s+)?"
-        r"(?P<unit>week|weekend|month|year|quarter|decade|century|fiscal\s+year|financial\s+year|summer|winter|spring|autumn)\b)(?!-)"),
+        r"(?P<unit>day|week|weekend|month|year|(?:fiscal\s+|financial\s+)?quarter|decade|century|fiscal\s+year|financial\s+year|summer|winter|spring|autumn)\b)(?!-)"),
      _relative_unit),
     ("quarter", _compile(
         r"(?i:\b(?:the\s+)?(?P<fiscal>fiscal\s+|financial\s+)?(?P<ord>first|second|third|fourth|final|1st|2nd|3rd|4th)"
@@ -633,6 +676,10 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
         + r"\b)(?![\s-]old)"), _duration_rule),
     ("vague_duration", _compile(r"(?i:\b(?:over\s+the|(?:in\s+)?recent|the\s+(?:past|last|next|coming)(?:\s+few)?)\s+"
                                 r"(?P<unit>years|months|weeks|decades|days|centuries)\b)"), _vague_duration),
+    ("bare_plural_duration", _compile(r"(?i:(?:(?<=\bfor\s)|(?<=\bjust\s)|(?<=\bonly\s)|(?<=\bwithin\s)|(?<=\btake\s)"
+                                      r"|(?<=\btook\s)|(?<=\blast\s))(?P<unit>years|months|weeks|decades|days|hours|centuries)\b"
+                                      r"|\b(?P<unit2>years|months|weeks|decades|days)(?=\s+(?:later|earlier|after|before|ago)\b))"),
+     lambda m, ctx: Candidate(m.start(), m.end(), "DURATION", cal.duration_value(None, _unit(m["unit"] or m["unit2"])))),
     ("long_adjective", _compile(r"(?i:\b(?P<unit>decades|years|months|weeks|days|hours|year|month|week|day)[\s-]?long\b)"),
      _long_adjective),
     ("set_word", _compile(r"\b(?P<word>annual|annually|yearly|daily|weekly|monthly|quarterly|hourly|biannual|biennial"

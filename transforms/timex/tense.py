@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["PAST", "FUTURE", "UNKNOWN", "direction"]
+__all__ = ["PAST", "FUTURE", "PRESENT", "UNKNOWN", "direction"]
 
-PAST, FUTURE, UNKNOWN = "past", "future", "unknown"
+# PRESENT: a present-tense verb ("the trial begins Monday"): often future in news, not reliably so.
+PAST, FUTURE, PRESENT, UNKNOWN = "past", "future", "present", "unknown"
 
 _FUTURE_AUX = {"will", "'ll", "shall", "wo", "going", "gon"}
 _PAST_AUX = {"had", "did", "was", "were", "has", "have", "'d", "'ve", "'s"}
@@ -12,15 +13,19 @@ _PAST_AUX = {"had", "did", "was", "were", "has", "have", "'d", "'ve", "'s"}
 _FORWARD_HEADS = {"set", "expect", "schedule", "plan", "due", "go", "intend", "hope", "aim", "likely",
                   "slate", "poise", "prepare", "promise", "agree", "want", "seek", "vow", "threaten"}
 _MAX_HOPS = 4
+# "the jets are not due until October", "scheduled for June": the head word itself points forward.
+_FORWARD_WORDS = {"due", "scheduled", "slated", "expected", "planned", "upcoming", "forthcoming", "until", "till"}
 
 
 def direction(doc, start_char: int, end_char: int) -> str:
-    """PAST, FUTURE or UNKNOWN for the expression at these character offsets of ``doc``."""
+    """PAST, FUTURE, PRESENT or UNKNOWN for the expression at these character offsets of ``doc``."""
     span = doc.char_span(start_char, end_char, alignment_mode="expand")
     if span is None or len(span) == 0:
         return UNKNOWN
     token = span.root
     for _ in range(_MAX_HOPS):
+        if token.lower_ in _FORWARD_WORDS and token.i not in range(span.start, span.end):
+            return FUTURE
         if token.pos_ in ("VERB", "AUX") and token.i not in range(span.start, span.end):
             return _verb_direction(token)
         if token.head is token:
@@ -50,5 +55,5 @@ def _verb_direction(verb) -> str:
     if verb.tag_ == "VBN" and verb.dep_ in ("acl", "amod"):  # "the jet delivered on Monday"
         return PAST
     if verb.tag_ in ("VBZ", "VBP") or (verb.tag_ == "VBG" and words & {"is", "are", "am", "'re"}):
-        return FUTURE if verb.lemma_ != "be" else UNKNOWN
+        return PRESENT
     return UNKNOWN
