@@ -59,24 +59,26 @@ def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
     times = _attach_timexes(doc, timexes, trigger_ids)
     places = _attach_locations(doc, trigger_ids)
     published = _published_date(anchor)
-    quoted = _quoted_ranges(doc.text)
+    text = doc.text  # Doc.text joins every token on each access: read it once
+    quoted = _quoted_ranges(text)
+    according = _according_to(doc, text)
     events = []
     for token in triggers:
-        actor, target = (_participant(token, span, trigger_ids) for span in _roles(token, trigger_ids))
+        actor, target = (_participant(text, token, span, trigger_ids) for span in _roles(token, trigger_ids))
         negated = _negated(token)
         timex = times.get(token.i)
         events.append({
             "trigger": {"text": token.text, "start": token.idx, "end": token.idx + len(token.text),
                         "lemma": token.lemma_.lower()},
-            "actor": _span_dict(doc, actor),
-            "target": _span_dict(doc, target),
+            "actor": _span_dict(text, actor),
+            "target": _span_dict(text, target),
             "time": ({"value": timex["value"], "source": "timex"} if timex is not None
                      else ({"value": published, "source": "published_at"} if published else None)),
             "location": places.get(token.i),
             "type": _type(token, negated),
             "negated": negated,
             "modality": _modality(token),
-            "reported": _reported(token, quoted),
+            "reported": _reported(token, quoted, according),
         })
     return events
 
@@ -147,7 +149,7 @@ def _roles(token, trigger_ids):
     return actor, target
 
 
-def _participant(trigger, span, trigger_ids):
+def _participant(text, trigger, span, trigger_ids):
     """Keep a role filler only when it names a participant: not an event (an eventive noun is an event of
     its own, linked by the parse, not a participant), not a proposition word ("this", "what"), not a
     time, and on the trigger's line (a headline without a full stop is parsed into the next paragraph)."""
@@ -155,7 +157,7 @@ def _participant(trigger, span, trigger_ids):
         return None
     head = span[2]
     low, high = sorted((trigger.idx, head.idx))
-    if "\n" in trigger.doc.text[low:high]:
+    if "\n" in text[low:high]:
         return None
     if head.pos_ == "NOUN" and head.i in trigger_ids:
         return None
@@ -300,11 +302,11 @@ def _has_clause(token) -> bool:
     return any(t.dep_ in ("relcl", "ccomp", "advcl") for t in token.subtree)
 
 
-def _span_dict(doc, span):
+def _span_dict(text, span):
     if span is None:
         return None
     start, end = span[0].idx, span[1].idx + len(span[1].text)
-    return {"text": doc.text[start:end], "start": start, "end": end}
+    return {"text": text[start:end], "start": start, "end": end}
 
 
 # ------------------------------------------------------------------ time and place
@@ -391,7 +393,7 @@ def _modality(token):
     return None
 
 
-def _reported(token, quoted) -> bool:
+def _reported(token, quoted, according) -> bool:
     """True when the event is told by a source: under a reporting verb, in a quotation, or 'according to' someone."""
     current = token
     for _ in range(40):
@@ -401,11 +403,24 @@ def _reported(token, quoted) -> bool:
         if current.dep_ in ("ccomp", "parataxis") and head.lemma_.lower() in REPORTING_VERBS:
             return True
         current = head
-    for child in token.sent:
-        if child.lower_ == "according" and child.i + 1 < len(token.doc) and token.doc[child.i + 1].lower_ == "to":
-            if not (child.i <= token.i <= child.right_edge.i):
-                return True
-    return any(start <= token.idx < end for start, end in quoted)
+    i = token.i
+    if any(sent_start <= i < sent_end and not phrase_start <= i <= phrase_end
+           for sent_start, sent_end, phrase_start, phrase_end in according):
+        return True
+    idx = token.idx
+    return any(start <= idx < end for start, end in quoted)
+
+
+def _according_to(doc, text: str) -> list[tuple[int, int, int, int]]:
+    """(sentence start, sentence end, phrase start, phrase end) token indices of each "according to X"."""
+    if "ccording to" not in text:
+        return []
+    found = []
+    for token in doc:
+        if token.lower_ == "according" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "to":
+            sent = token.sent
+            found.append((sent.start, sent.end, token.i, token.right_edge.i))
+    return found
 
 
 def _quoted_ranges(text: str) -> list[tuple[int, int]]:
