@@ -25,7 +25,9 @@ from datetime import date
 
 from transforms.pubtime import PublicationTime
 from transforms.timex import calendar as cal
-from transforms.timex.grammar import RULES, Candidate, Context, shifted
+from transforms.timex.dates import shifted
+from transforms.timex.grammar import RULES
+from transforms.timex.lexicon import Candidate, Context
 from transforms.timex.tense import direction as _tense_direction
 
 __all__ = ["extract_timexes", "TIMEX_TYPES"]
