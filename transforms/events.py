@@ -404,7 +404,7 @@ def _reported(token, quoted, according) -> bool:
             return True
         current = head
     i = token.i
-    if any(sent_start <= i < sent_end and not phrase_start <= i <= phrase_end
+    if according and token.lemma_.lower() not in REPORTING_VERBS and any(sent_start <= i < sent_end and not phrase_start <= i <= phrase_end
            for sent_start, sent_end, phrase_start, phrase_end in according):
         return True
     idx = token.idx

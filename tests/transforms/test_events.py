@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -277,3 +278,15 @@ def test_seed_end_to_end_through_the_annotate_stage(nlp):
     assert secured and secured[0]["time"] == {"value": "2020-08-10", "source": "timex"}
     assert any(e["trigger"]["text"] == "rejected" and "Oana Lungescu" in (text_of(e["actor"]) or "")
                for e in enrichment.events)
+
+
+def test_events_validate_against_the_record_schema(nlp):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = Path(__file__).resolve().parents[2] / "transforms" / "schema" / "enriched-article.v1.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    events_schema = {"$defs": schema.get("$defs", {}), **schema["properties"]["events"]}
+    text = ("The two leaders held talks in Minsk on Monday. According to officials, the army will not "
+            "withdraw. \"We rejected the offer,\" the minister said.")
+    events = events_of(nlp, text, [timex(text, "Monday", "2024-03-04")])
+    assert len(events) >= 5
+    jsonschema.validate(events, events_schema)
