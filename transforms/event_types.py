@@ -107,6 +107,13 @@ plan probe problem proposal protest purchase raid rally recall recession recover
 rescue resignation return revolt riot rise sale scandal search settlement shooting shortage show
 shutdown slump speech storm strike struggle summit surge talk talks test tour trade trial trip upgrade
 veto visit vote walkout war wedding work
+accord alert appeal audit ballot bankruptcy blackout blockade bombardment bribery celebration charge
+collision comeback coronation crossing cyberattack default disaster downgrade drought epidemic exodus
+famine feud flotation fraud heist hijacking hurricane inquiry invasion kidnapping layoff lockdown
+marathon match mutiny negotiation offensive operation ouster outcry overthrow pandemic parade payout
+playoff poll pullout quake rebellion rebound referendum reform reshuffle retreat revolution robbery
+sanction session siege slowdown spill stampede standoff strike takeover theft tornado tournament
+tsunami uprising violence wildfire windfall
 """.split())
 
 # Nominalization suffixes with the endings their verb may have lost: "agreement" <- "agree",

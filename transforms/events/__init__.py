@@ -1,0 +1,123 @@
+"""Events: who did what to whom, when and where, read off a spaCy dependency parse.
+
+``extract_events(doc, timexes, anchor)`` is the stage's one entry point. Triggers are found here;
+roles (actor = PropBank Arg0, target = Arg1) in ``roles.py``; time, place, flags and type in
+``context.py``; word lists in ``transforms/event_types.py``. docs/events.md documents the rules.
+
+Guarantees: pure (no I/O; the verb lemma table is read once from the installed spaCy model),
+deterministic, one event per trigger token, events in text order, every span an offset pair into
+``doc.text`` with the span's own text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from transforms.event_types import EVENTIVE_NOUNS, NON_EVENT_VERBS, NON_EVENTIVE_NOUNS, nominalized_verb, verb_lemmas
+from transforms.events.context import (
+    according_to,
+    attach_locations,
+    attach_timexes,
+    event_type_of,
+    modality,
+    negated,
+    published_date,
+    quoted_ranges,
+    reported,
+)
+from transforms.events.roles import participant, roles, span_dict
+
+__all__ = ["extract_events", "is_trigger"]
+
+_LOGGER = logging.getLogger(__name__)
+
+# Dependency labels under which a VERB token is a modifier or a function word, not an event
+# ("the newly built plane", "according to", "including").
+_NON_EVENT_VERB_DEPS = frozenset({"amod", "prep", "pobj", "compound", "aux", "auxpass", "nmod", "npadvmod"})
+
+
+def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
+    """One event per trigger token of ``doc``, in text order; spans are ``doc.text`` offsets.
+
+    ``timexes`` may be empty; a DATE or TIME timex attaches to the nearest trigger that governs it.
+    ``anchor`` (a PublicationTime) dates every event without one of its own.
+    """
+    triggers = [token for token in doc if is_trigger(token)]
+    if not triggers:
+        return []
+    trigger_ids = {token.i for token in triggers}
+    times = attach_timexes(doc, timexes, trigger_ids)
+    places = attach_locations(doc, trigger_ids)
+    published = published_date(anchor)
+    text = doc.text  # Doc.text joins every token on each access: read it once
+    quoted = quoted_ranges(text)
+    according = according_to(doc, text)
+    events = []
+    for token in triggers:
+        actor, target = (participant(text, token, span, trigger_ids) for span in roles(token, trigger_ids))
+        is_negated = negated(token)
+        timex = times.get(token.i)
+        events.append({
+            "trigger": {"text": token.text, "start": token.idx, "end": token.idx + len(token.text),
+                        "lemma": token.lemma_.lower()},
+            "actor": span_dict(text, actor),
+            "target": span_dict(text, target),
+            "time": ({"value": timex["value"], "source": "timex"} if timex is not None
+                     else ({"value": published, "source": "published_at"} if published else None)),
+            "location": places.get(token.i),
+            "type": event_type_of(token, is_negated),
+            "negated": is_negated,
+            "modality": modality(token),
+            "reported": reported(token, quoted, according),
+        })
+    return events
+
+
+def is_trigger(token) -> bool:
+    """Whether a token names an event: a clause-heading verb, a copula, a predicate adjective or an eventive noun."""
+    pos, dep = token.pos_, token.dep_
+    if pos == "VERB":
+        return dep not in _NON_EVENT_VERB_DEPS and token.lemma_.lower() not in NON_EVENT_VERBS
+    if pos == "AUX":
+        return dep not in ("aux", "auxpass") and token.lemma_.lower() == "be"
+    if pos == "ADJ":
+        return dep == "acomp"
+    if pos == "NOUN":
+        return _eventive_noun(token)
+    return False
+
+
+def _eventive_noun(token) -> bool:
+    lemma = token.lemma_.lower()
+    if token.dep_ == "compound" and token.head.pos_ == "NOUN":
+        return False  # "test flight": the head carries the event
+    if lemma in EVENTIVE_NOUNS:
+        return True
+    if lemma in NON_EVENTIVE_NOUNS or not lemma.isalpha():
+        return False
+    return nominalized_verb(lemma, verb_lemmas()) is not None
+
+
+def is_trigger(token) -> bool:
+    """Whether a token names an event: a clause-heading verb, a copula, a predicate adjective or an eventive noun."""
+    pos, dep = token.pos_, token.dep_
+    if pos == "VERB":
+        return dep not in _NON_EVENT_VERB_DEPS and token.lemma_.lower() not in NON_EVENT_VERBS
+    if pos == "AUX":
+        return dep not in ("aux", "auxpass") and token.lemma_.lower() == "be"
+    if pos == "ADJ":
+        return dep == "acomp"
+    if pos == "NOUN":
+        return _eventive_noun(token)
+    return False
+
+
+def _eventive_noun(token) -> bool:
+    lemma = token.lemma_.lower()
+    if token.dep_ == "compound" and token.head.pos_ == "NOUN":
+        return False  # "test flight": the head carries the event
+    if lemma in EVENTIVE_NOUNS:
+        return True
+    if lemma in NON_EVENTIVE_NOUNS or not lemma.isalpha():
+        return False
+    return nominalized_verb(lemma, verb_lemmas()) is not None

@@ -1,0 +1,151 @@
+"""Event context: the time and place an event attaches to, its flags (negated, modality, reported) and its type."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from transforms.event_types import REPORTING_VERBS, event_type
+from transforms.events.roles import first_child
+
+__all__ = ["attach_timexes", "attach_locations", "published_date", "negated", "modality", "reported",
+           "according_to", "quoted_ranges", "event_type_of"]
+
+_LOCATIVE_PREPS = frozenset({"in", "at", "near", "outside", "inside", "across", "throughout", "within", "around"})
+_LOCATION_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# Only a point or a stretch of the calendar dates an event; durations ("for three weeks") and sets do not.
+_ANCHORING_TIMEX_TYPES = frozenset({"DATE", "TIME"})
+_OPEN_QUOTES = {'"': '"', "\u201c": "\u201d"}
+
+
+def _governing_trigger(token, trigger_ids):
+    """The nearest trigger above ``token`` in the parse (the token itself excluded)."""
+    current = token
+    for _ in range(40):
+        head = current.head
+        if head.i == current.i:
+            return None
+        if head.i in trigger_ids:
+            return head
+        current = head
+    return None
+
+
+def attach_timexes(doc, timexes, trigger_ids) -> dict:
+    attached = {}
+    for timex in timexes or ():
+        if timex.get("type") not in _ANCHORING_TIMEX_TYPES or not timex.get("value"):
+            continue
+        try:
+            span = doc.char_span(int(timex["start"]), int(timex["end"]), alignment_mode="expand")
+        except (KeyError, TypeError, ValueError):
+            continue
+        if span is None or len(span) == 0:
+            continue
+        trigger = _governing_trigger(span.root, trigger_ids)
+        if trigger is not None and trigger.i not in attached:
+            attached[trigger.i] = timex
+    return attached
+
+
+def attach_locations(doc, trigger_ids) -> dict:
+    attached = {}
+    for ent in doc.ents:
+        if ent.label_ not in _LOCATION_LABELS:
+            continue
+        root = ent.root
+        if root.dep_ == "pobj" and root.head.lower_ in _LOCATIVE_PREPS:
+            trigger = _governing_trigger(root.head, trigger_ids)
+            if trigger is not None and root.head.head.i == trigger.i and trigger.i not in attached:
+                attached[trigger.i] = {"text": ent.text, "start": ent.start_char, "end": ent.end_char}
+    return attached
+
+
+def published_date(anchor) -> str | None:
+    if anchor is None or getattr(anchor, "utc", None) is None:
+        return None
+    local = anchor.utc + timedelta(minutes=anchor.offset_minutes or 0)
+    return local.date().isoformat()
+
+
+
+
+def _predicate_head(token):
+    """Where a predicate's auxiliaries and negation hang: the copula for a predicate adjective."""
+    return token.head if token.pos_ == "ADJ" and token.dep_ == "acomp" else token
+
+
+def negated(token) -> bool:
+    node = _predicate_head(token)
+    if any(child.dep_ == "neg" for child in node.children):
+        return True
+    if token.pos_ == "NOUN":
+        return any(child.dep_ == "det" and child.lower_ == "no" for child in token.children)
+    return False
+
+
+def modality(token):
+    node = _predicate_head(token)
+    for _ in range(3):
+        modals = [child for child in node.children if child.dep_ == "aux" and child.tag_ == "MD"]
+        if modals:
+            return modals[0].lemma_.lower()
+        has_own_aux = any(child.dep_ in ("aux", "auxpass") for child in node.children)
+        if node.dep_ == "conj" and not has_own_aux and node.head.pos_ in ("VERB", "AUX"):
+            node = node.head  # "will cease and look": the modal is shared
+            continue
+        return None
+    return None
+
+
+def reported(token, quoted, according) -> bool:
+    """True when the event is told by a source: under a reporting verb, in a quotation, or 'according to' someone."""
+    current = token
+    for _ in range(40):
+        head = current.head
+        if head.i == current.i:
+            break
+        if current.dep_ in ("ccomp", "parataxis") and head.lemma_.lower() in REPORTING_VERBS:
+            return True
+        current = head
+    i = token.i
+    if according and token.lemma_.lower() not in REPORTING_VERBS and any(sent_start <= i < sent_end and not phrase_start <= i <= phrase_end
+           for sent_start, sent_end, phrase_start, phrase_end in according):
+        return True
+    idx = token.idx
+    return any(start <= idx < end for start, end in quoted)
+
+
+def according_to(doc, text: str) -> list[tuple[int, int, int, int]]:
+    """(sentence start, sentence end, phrase start, phrase end) token indices of each "according to X"."""
+    if "ccording to" not in text:
+        return []
+    found = []
+    for token in doc:
+        if token.lower_ == "according" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "to":
+            sent = token.sent
+            found.append((sent.start, sent.end, token.i, token.right_edge.i))
+    return found
+
+
+def quoted_ranges(text: str) -> list[tuple[int, int]]:
+    """Character ranges inside quotation marks, paired within one paragraph."""
+    ranges, offset = [], 0
+    for paragraph in text.split("\n"):
+        opened_at, closer = None, None
+        for i, ch in enumerate(paragraph):
+            if opened_at is None and ch in _OPEN_QUOTES:
+                opened_at, closer = i, _OPEN_QUOTES[ch]
+            elif opened_at is not None and ch == closer:
+                ranges.append((offset + opened_at, offset + i))
+                opened_at = None
+        offset += len(paragraph) + 1
+    return ranges
+
+
+def event_type_of(token, negated: bool) -> str:
+    kind = event_type(token.lemma_.lower(), negated=negated)
+    if kind == "OTHER" and token.pos_ == "VERB":
+        obj = first_child(token, ("dobj",))
+        if obj is not None and obj.pos_ == "NOUN":
+            kind = event_type(obj.lemma_.lower(), negated=negated)  # "held talks" is CONSULT
+    return kind
