@@ -157,8 +157,8 @@ def duration_value(amount: float | None, unit: str) -> str:
     if amount is None:
         number = "X"
     elif amount != int(amount):
-        if unit == "hour" and amount * 60 == int(amount * 60):
-            return f"PT{int(amount * 60)}M"
+        if unit == "hour" and amount < 1 and amount * 60 == int(amount * 60):
+            return f"PT{int(amount * 60)}M"  # "half an hour"
         number = f"{amount:g}"
     else:
         number = str(int(amount))

@@ -110,7 +110,7 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
         r"(?i:\b(?P<approx>(?:almost|nearly|about|around|approximately|roughly|some)\s+)?"
         r"(?P<edge>the\s+(?:first|last|past|next|previous|coming|following|final)\s+)?" + QUANT + r"[\s-]+" + UNIT
         + r"\b)(?![\s-]old)"), duration_rule),
-    ("vague_duration", _compile(r"(?i:\b(?:over\s+the|(?:in\s+)?recent|the\s+(?:past|last|next|coming)(?:\s+few)?)\s+"
+    ("vague_duration", _compile(r"(?i:\b(?:over\s+the|recent|the\s+(?:past|last|next|coming)(?:\s+few)?)\s+"
                                 r"(?P<unit>years|months|weeks|decades|days|centuries)\b)"), vague_duration_rule),
     ("bare_plural_duration", _compile(r"(?i:(?:(?<=\bfor\s)|(?<=\bjust\s)|(?<=\bonly\s)|(?<=\bwithin\s)|(?<=\btake\s)"
                                       r"|(?<=\btook\s)|(?<=\blast\s))(?P<unit>years|months|weeks|decades|days|hours|centuries)\b"
