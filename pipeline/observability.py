@@ -177,8 +177,7 @@ class ConsumerLagProbe:
             if factory is None:
                 from kafka import KafkaConsumer as factory
             self._consumer = factory(**self._kwargs, group_id=self._group_id, enable_auto_commit=False,
-                                     request_timeout_ms=max(self._timeout_ms, 1000) + 1000,
-                                     api_version_auto_timeout_ms=self._timeout_ms)
+                                     request_timeout_ms=max(self._timeout_ms, 1000) + 1000)
         return self._consumer
 
     def poll(self) -> dict[tuple[str, int], int]:
@@ -198,7 +197,7 @@ class ConsumerLagProbe:
         begins = consumer.beginning_offsets(partitions, timeout_ms=self._timeout_ms)
         lag = {}
         for tp in partitions:
-            committed = consumer.committed(tp)
+            committed = consumer.committed(tp, timeout_ms=self._timeout_ms)
             start = committed if committed is not None else begins[tp]
             lag[(tp.topic, tp.partition)] = max(ends[tp] - start, 0)
         return lag

