@@ -55,10 +55,11 @@ STAGES = ("parse", "dedup", "nlp", "timex", "events", "sink")
 SINKS = ("file", "kafka")
 DUPLICATE_KINDS = ("exact", "near")
 
-# Measured on this machine (docs/observability.md): parse ~0.1-2 ms per article, dedup ~10-50 us,
-# spaCy en_core_web_sm ~20-80 ms per article, timex and events ~0.5-10 ms, a sink write ~10 us-5 ms.
-STAGE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                 0.5, 1.0, 2.5, 5.0, 10.0)
+# Per article, measured on seeds/ and meantime-dev (docs/observability.md): parse, dedup keying and
+# record encoding take ~10-150 us, timex and events ~2-50 ms, spaCy (en_core_web_sm, batches of 64)
+# ~50-350 ms depending on load; outliers reach a second.
+STAGE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # From the Kafka record timestamp to the sink write: seconds when the job keeps up, minutes to hours
 # when it catches up on a backlog.
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
