@@ -103,8 +103,11 @@ class _AnnotateBatchFn(beam.DoFn):
 
     def process(self, batch: Sequence[Article]):
         try:
-            docs = list(self._nlp.pipe((a.text for a in batch), batch_size=self._batch_size))
-            annotated = list(zip(batch, annotate_docs(zip(docs, batch))))
+            # Strings that spaCy interns for a batch are freed when the zone closes, so a worker's
+            # vocab does not grow with every new name it ever reads; nothing of a Doc outlives it.
+            with self._nlp.memory_zone():
+                docs = self._nlp.pipe((a.text for a in batch), batch_size=self._batch_size)
+                annotated = list(zip(batch, annotate_docs(zip(docs, batch))))
         except Exception as err:
             if len(batch) > 1:  # one bad article must not sink its batch: retry one by one to isolate it
                 for article in batch:
