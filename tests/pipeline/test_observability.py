@@ -324,3 +324,303 @@ def test_lag_probe_against_the_broker(kafka_bootstrap, kafka_names):
         assert probe.poll() == {(topic, 0): 2, (topic, 1): 5}
     finally:
         probe.close()
+
+
+# --- the Kafka job, end to end ----------------------------------------------------------------
+
+class _RunningJob:
+    """`news-ingest run` in a child process with --metrics-port 0 and JSON logs read as they come."""
+
+    def __init__(self, bootstrap, names, *extra):
+        import subprocess
+        import sys
+        import threading
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "run", "--bootstrap-servers", bootstrap,
+             "--input-topic", names["in"], "--output-topic", names["out"], "--dlq-topic", names["dlq"],
+             "--group-id", names["group"], "--metrics-port", "0", "--metrics-host", "127.0.0.1",
+             "--log-format", "json", *extra],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def events(self, name=None):
+        found = []
+        for line in list(self.lines):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and "event" in entry and (name is None or entry["event"] == name):
+                found.append(entry)
+        return found
+
+    def port(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            started = self.events("run_started")
+            if started:
+                return started[0]["metrics_port"]
+            assert self.process.poll() is None, "\n".join(self.lines[-30:])
+            time.sleep(0.2)
+        raise AssertionError("no run_started line:\n" + "\n".join(self.lines[-30:]))
+
+    def wait_for(self, condition, what, timeout=180):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            assert self.process.poll() is None, f"job exited while waiting for {what}:\n" + "\n".join(self.lines[-30:])
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.5)
+
+    def stop(self, timeout=120):
+        self.process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return self.process.returncode, time.monotonic() - started
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class _Kafka:
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+
+    def create_topic(self, name, partitions=1):
+        from kafka.admin import KafkaAdminClient, NewTopic
+
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        finally:
+            admin.close()
+
+    def produce(self, topic, values, partitions=1):
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        for index, value in enumerate(values):
+            producer.send(topic, value=value, partition=index % partitions)
+        producer.flush()
+        producer.close()
+
+    def read_all(self, topic):
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            ends = consumer.end_offsets(partitions)
+            values = []
+            while any(consumer.position(tp) < ends[tp] for tp in partitions):
+                for batch in consumer.poll(timeout_ms=1000).values():
+                    values.extend(json.loads(record.value) for record in batch)
+            return values
+        finally:
+            consumer.close(autocommit=False)
+
+    def offsets(self, group, topic):
+        """{partition: (committed or None, end offset)}."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            ends = consumer.end_offsets(partitions)
+            return {tp.partition: (consumer.committed(tp), ends[tp]) for tp in partitions}
+        finally:
+            consumer.close(autocommit=False)
+
+
+def _article(n, text=None):
+    return json.dumps({"id": f"obs-{n}", "title": f"Article {n}", "published_at": "2024-03-04T10:00:00Z",
+                       "text": text or f"Airbus delivered {n} aircraft to Lufthansa in Toulouse on Monday, "
+                                        f"two days after the strike ended."}).encode()
+
+
+def _topics(kafka_names):
+    return {role: kafka_names(role) for role in ("in", "out", "dlq", "group")}
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_kafka_run_serves_metrics_that_match_what_it_processed(kafka_bootstrap, kafka_names):
+    kafka, names = _Kafka(kafka_bootstrap), _topics(kafka_names)
+    kafka.create_topic(names["in"], partitions=2)
+    kafka.create_topic(names["out"])
+    kafka.create_topic(names["dlq"])
+    copy_text = "The strike at the Toulouse plant ended on Saturday, the union said."
+    messages = [_article(n) for n in range(1, 6)]                                 # 5 originals
+    messages += [_article(10 + n, copy_text) for n in range(3)]                  # 1 original, 2 exact copies
+    messages += [b"{not json", b"\xff\xfe not utf-8"]                            # 2 dead letters
+    produced_at = time.time()
+    kafka.produce(names["in"], messages, partitions=2)
+
+    job = _RunningJob(kafka_bootstrap, names)
+    try:
+        port = job.port()
+
+        def scrape():
+            return samples(get(port, "/metrics")[2])
+
+        def done():
+            found = scrape()
+            lag = [v for (name, _), v in found.items() if name == "news_ingest_consumer_lag_records"]
+            written = sample(found, "news_ingest_articles_written_total", sink="kafka")
+            # lag is polled every 10 s: wait until a poll after the commit
+            return found if written == 8 and len(lag) == 2 and sum(lag) == 0 else None
+
+        found = job.wait_for(done, "8 records written and a lag of 0")
+        assert get(port, "/readyz")[0] == 200
+        assert get(port, "/healthz")[0] == 200
+
+        assert sample(found, "news_ingest_articles_read_total", topic=names["in"]) == 10
+        assert sample(found, "news_ingest_articles_written_total", sink="kafka") == 8
+        assert sample(found, "news_ingest_duplicates_total", kind="exact") == 2
+        assert sample(found, "news_ingest_dead_letters_total", stage="parse", reason="invalid_json") == 1
+        assert sample(found, "news_ingest_dead_letters_total", stage="parse", reason="not_utf8") == 1
+        expected_counts = {"parse": 10, "dedup": 8, "nlp": 6, "timex": 6, "events": 6, "sink": 8}
+        for stage, count in expected_counts.items():
+            assert sample(found, "news_ingest_stage_duration_seconds_count", stage=stage) == count, stage
+            assert sample(found, "news_ingest_stage_duration_seconds_sum", stage=stage) > 0, stage
+        assert sample(found, "news_ingest_stage_duration_seconds_bucket", stage="nlp", le="+Inf") == 6
+        assert sample(found, "news_ingest_end_to_end_latency_seconds_count") == 8
+        elapsed = time.time() - produced_at
+        assert 0 < sample(found, "news_ingest_end_to_end_latency_seconds_sum") <= 8 * (elapsed + 1)
+        assert sample(found, "news_ingest_consumer_lag_records", topic=names["in"], partition=0) == 0
+        assert sample(found, "news_ingest_consumer_lag_records", topic=names["in"], partition=1) == 0
+        assert produced_at <= sample(found, "news_ingest_last_processed_timestamp_seconds") <= time.time()
+        (info,) = [dict(labels) for (name, labels), _ in found.items() if name == "news_ingest_build_info"]
+        assert info["runner"] == "FnApiRunner" and info["spacy_model"] and info["version"]
+
+        assert len(kafka.read_all(names["out"])) == 8
+        assert len(kafka.read_all(names["dlq"])) == 2
+    finally:
+        code, _ = job.stop() if job.process.poll() is None else (job.process.returncode, 0)
+        job.kill()
+    assert code == 0, "\n".join(job.lines[-30:])
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_sigterm_exits_zero_in_bounded_time_and_commits_what_was_written(kafka_bootstrap, kafka_names):
+    kafka, names = _Kafka(kafka_bootstrap), _topics(kafka_names)
+    kafka.create_topic(names["in"], partitions=2)
+    kafka.create_topic(names["out"])
+    kafka.create_topic(names["dlq"])
+    kafka.produce(names["in"], [_article(n) for n in range(1, 121)], partitions=2)
+
+    job = _RunningJob(kafka_bootstrap, names, "--shutdown-timeout", "60", "--max-bundle-records", "10")
+    try:
+        port = job.port()
+        job.wait_for(lambda: (sample(samples(get(port, "/metrics")[2]), "news_ingest_articles_written_total",
+                                     sink="kafka") or 0) >= 10, "the first records written")
+        code, seconds = job.stop(timeout=120)
+    finally:
+        job.kill()
+    assert code == 0, "\n".join(job.lines[-30:])
+    assert seconds < 60
+    assert [e["reason"] for e in job.events("stop_requested")] == ["SIGTERM"]
+    (stopped,) = job.events("run_stopped")
+    assert not any("Traceback" in line for line in job.lines)
+
+    written = kafka.read_all(names["out"])
+    offsets = kafka.offsets(names["group"], names["in"])
+    committed_total = sum(committed or 0 for committed, _ in offsets.values())
+    assert 10 <= committed_total <= 120
+    # everything below a committed offset was written (at-least-once: nothing committed is lost) ...
+    seen = {(r["source"]["partition"], r["source"]["offset"]) for r in written}
+    for partition, (committed, end) in offsets.items():
+        assert committed is not None and committed <= end
+        assert all((partition, offset) in seen for offset in range(committed)), partition
+    # ... and the run's own counts say the same
+    assert stopped["articles_written"] == len(written)
+    assert stopped["articles_read"] >= committed_total
+
+
+# --- the dashboard and the scrape config ------------------------------------------------------
+
+DEPLOY = __import__("pathlib").Path(__file__).resolve().parents[2] / "deploy"
+DEFINED = {
+    "news_ingest_articles_read_total", "news_ingest_articles_written_total", "news_ingest_duplicates_total",
+    "news_ingest_dead_letters_total", "news_ingest_stage_duration_seconds_bucket",
+    "news_ingest_stage_duration_seconds_sum", "news_ingest_stage_duration_seconds_count",
+    "news_ingest_end_to_end_latency_seconds_bucket", "news_ingest_end_to_end_latency_seconds_sum",
+    "news_ingest_end_to_end_latency_seconds_count", "news_ingest_consumer_lag_records",
+    "news_ingest_last_processed_timestamp_seconds", "news_ingest_build_info",
+}
+
+
+def _exported_names():
+    """Every sample name /metrics can show (one of each metric made, rendered)."""
+    metrics.count_read("t")
+    metrics.count_written("file", [1.0], now=2.0)
+    metrics.count_duplicate("exact")
+    metrics.count_dead_letter("parse", "empty")
+    metrics.observe_stage("parse", 0.1)
+    obs = Observability(port=None, build_info=BUILD)
+    obs._poller = type("P", (), {"lag": lambda self: {("t", 0): 1}})()
+    return {name for name, _ in samples(obs.render()[0].decode())}
+
+
+def test_the_documented_names_are_the_exported_ones():
+    exported = {n for n in _exported_names() if not n.endswith("_created")}
+    assert exported == DEFINED
+    doc = (DEPLOY.parent / "docs" / "observability.md").read_text()
+    for name in DEFINED:
+        base = name.rsplit("_bucket", 1)[0].rsplit("_sum", 1)[0].rsplit("_count", 1)[0] \
+            if "seconds_" in name and not name.endswith("timestamp_seconds") else name
+        assert f"`{base}`" in doc, base
+
+
+def test_dashboard_and_alerts_query_only_metrics_we_export():
+    import re
+
+    import yaml
+
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "news-ingest.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs += [v["query"]["query"] for v in dashboard["templating"]["list"]]
+    alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    exprs += [rule["expr"] for group in alerts["groups"] for rule in group["rules"]]
+    used = {name for expr in exprs for name in re.findall(r"news_ingest_\w+", expr)}
+    assert used and used <= DEFINED, used - DEFINED
+    for expr in exprs:
+        assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    titles = " ".join(p["title"].lower() for p in dashboard["panels"])
+    for topic in ("throughput", "lag", "latency", "duplicates", "dead letters"):
+        assert topic in titles, topic
+
+    datasource = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    assert {p["datasource"]["uid"] for p in dashboard["panels"] if "datasource" in p} == {uid}
+    provider = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "news-ingest.yaml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (job,) = scrape["scrape_configs"]
+    assert job["job_name"] == "news-ingest" and job["metrics_path"] == "/metrics"
+    compose = (DEPLOY / "compose.yaml")
+    if compose.exists():  # the stack serves the job's metrics on the port this config scrapes
+        port = job["static_configs"][0]["targets"][0].rsplit(":", 1)[1]
+        assert f'METRICS_PORT: "{port}"' in compose.read_text()
