@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 
+from spacy import symbols as spacy_symbols
+
 from transforms.event_types import EVENTIVE_NOUNS, NON_EVENT_VERBS, NON_EVENTIVE_NOUNS, nominalized_verb, verb_lemmas
 from transforms.events.context import (
     according_to,
@@ -33,6 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 
 # Dependency labels under which a VERB token is a modifier or a function word, not an event
 # ("the newly built plane", "according to", "including").
+_CANDIDATE_POS = frozenset(spacy_symbols.IDS[name] for name in ("VERB", "AUX", "ADJ", "NOUN"))
 _NON_EVENT_VERB_DEPS = frozenset({"amod", "prep", "pobj", "compound", "aux", "auxpass", "nmod", "npadvmod"})
 
 
@@ -42,7 +45,7 @@ def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
     ``timexes`` may be empty; a DATE or TIME timex attaches to the nearest trigger that governs it.
     ``anchor`` (a PublicationTime) dates every event without one of its own.
     """
-    triggers = [token for token in doc if is_trigger(token)]
+    triggers = [doc[i] for i in _candidate_indices(doc) if is_trigger(doc[i])]
     if not triggers:
         return []
     trigger_ids = {token.i for token in triggers}
@@ -73,6 +76,15 @@ def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
     return events
 
 
+def _candidate_indices(doc) -> list[int]:
+    """Indices of the tokens whose part of speech can make them triggers, read from one int array
+    (creating a Token object per word costs more than the rules themselves)."""
+    if len(doc) == 0:
+        return []
+    pos = doc.to_array("POS").tolist()
+    return [i for i, value in enumerate(pos) if value in _CANDIDATE_POS]
+
+
 def is_trigger(token) -> bool:
     """Whether a token names an event: a clause-heading verb, a copula, a predicate adjective or an eventive noun."""
     pos, dep = token.pos_, token.dep_
@@ -96,6 +108,15 @@ def _eventive_noun(token) -> bool:
     if lemma in NON_EVENTIVE_NOUNS or not lemma.isalpha():
         return False
     return nominalized_verb(lemma, verb_lemmas()) is not None
+
+
+def _candidate_indices(doc) -> list[int]:
+    """Indices of the tokens whose part of speech can make them triggers, read from one int array
+    (creating a Token object per word costs more than the rules themselves)."""
+    if len(doc) == 0:
+        return []
+    pos = doc.to_array("POS").tolist()
+    return [i for i, value in enumerate(pos) if value in _CANDIDATE_POS]
 
 
 def is_trigger(token) -> bool:
