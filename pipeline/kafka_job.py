@@ -9,7 +9,8 @@ import sys
 import time
 import uuid
 
-__all__ = ["add_run_arguments", "run_command", "add_produce_arguments", "produce_command", "connection_from_args"]
+__all__ = ["add_run_arguments", "run_command", "add_produce_arguments", "produce_command", "connection_from_args",
+           "sinks_fused_with_source"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def run_command(args, beam_args: list[str]) -> int:
     from transforms.kafka import admin
     from transforms.kafka.config import KafkaSinkConfig, KafkaSourceConfig
     from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
-    from transforms.kafka.source import ReadFromKafka, close_committers, request_stop, reset_stop
+    from transforms.kafka.source import ReadFromKafka, close_committers, finish_run, register_run, request_stop
 
     connection = connection_from_args(args)
     input_topics = tuple(dict.fromkeys(t.strip() for value in args.input_topic for t in value.split(",") if t.strip()))
@@ -74,13 +75,36 @@ def run_command(args, beam_args: list[str]) -> int:
     except admin.KafkaAdminError as err:
         raise UsageError(str(err)) from None
     config = pipeline_config(args)
+    token = f"run-{uuid.uuid4().hex}"
     try:
         source_config = KafkaSourceConfig(connection, input_topics, args.group_id, start_from=args.start_from,
-                                          stop_offsets=stop_offsets, stop_token=f"run-{uuid.uuid4().hex}")
+                                          stop_offsets=stop_offsets, run_token=token)
         record_sink = KafkaSinkConfig(connection, args.output_topic, max_record_bytes=args.max_record_bytes)
         dead_letter_sink = KafkaSinkConfig(connection, args.dlq_topic, max_record_bytes=args.max_record_bytes)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+    root = beam.Pipeline(options=options)
+    build_graph(
+        root,
+        source=ReadFromKafka(source_config, max_records_per_bundle=args.max_bundle_records,
+                             max_bundle_seconds=args.max_bundle_seconds),
+        record_sink=WriteRecordsToKafka(record_sink),
+        dead_letter_sink=WriteDeadLettersToKafka(dead_letter_sink),
+        config=config,
+        fuse_sinks=True,
+    )
+    fused = sinks_fused_with_source(root)
+    register_run(token, commit_at_end=not fused)
+    if fused:
+        commits = "after each bundle, once both sinks have flushed it"
+    else:
+        commits = "when the run ends (the sinks are not fused with the source on this runner)"
+        if not args.until_caught_up:
+            print("news-ingest: warning: the graph is not one fused stage on this runner: records are written, "
+                  "and offsets committed, only when the run stops", file=sys.stderr)
+    print(f"news-ingest: reading {', '.join(input_topics)} as group {args.group_id}; offsets are committed {commits}",
+          file=sys.stderr, flush=True)
 
     stopping = []
 
@@ -89,23 +113,17 @@ def run_command(args, beam_args: list[str]) -> int:
             raise KeyboardInterrupt
         stopping.append(signum)
         print(f"news-ingest: {signal.Signals(signum).name}: finishing in-flight work and committing offsets",
-              file=sys.stderr)
-        request_stop(source_config.stop_token)
+              file=sys.stderr, flush=True)
+        request_stop(token)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     started = time.time()
+    succeeded = False
     try:
-        with beam.Pipeline(options=options) as root:
-            build_graph(
-                root,
-                source=ReadFromKafka(source_config, max_records_per_bundle=args.max_bundle_records,
-                                     max_bundle_seconds=args.max_bundle_seconds),
-                record_sink=WriteRecordsToKafka(record_sink),
-                dead_letter_sink=WriteDeadLettersToKafka(dead_letter_sink),
-                config=config,
-            )
+        root.run().wait_until_finish()
+        succeeded = True
     except KeyboardInterrupt:
-        print("news-ingest: interrupted; offsets of unfinished bundles are not committed", file=sys.stderr)
+        print("news-ingest: interrupted; offsets of unfinished work are not committed", file=sys.stderr)
         return 130
     except Exception as err:  # the pipeline failed: nothing past the last finished bundle is committed
         _LOGGER.debug("pipeline failed", exc_info=True)
@@ -114,10 +132,40 @@ def run_command(args, beam_args: list[str]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        close_committers()
-        reset_stop(source_config.stop_token)
+        try:
+            finish_run(token, commit=succeeded)  # commits deferred offsets only after a clean finish
+        finally:
+            close_committers()
     print(f"news-ingest: run of group {args.group_id} finished in {time.time() - started:.1f} s", file=sys.stderr)
     return 0
+
+
+def sinks_fused_with_source(pipeline) -> bool:
+    """True when the FnApiRunner fuses the Kafka source and every Kafka sink into one stage.
+
+    Only then does a sink's finish_bundle run inside the source's bundle, before that bundle's
+    checkpoint is finalized (offsets committed). For any other runner the answer is False: commits
+    then wait for the end of the run.
+    """
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    runner = pipeline.options.view_as(StandardOptions).runner
+    if str(runner).split(".")[-1] not in ("FnApiRunner", "FnApiRunner()"):
+        return False
+    _, stages = fn_runner.FnApiRunner().create_stages(pipeline.to_runner_api())
+    source_stage = sinks = None
+    for stage in stages:
+        names = [transform.unique_name for transform in stage.transforms]
+        if any(name.endswith("ReadUnbounded/ReadUnbounded/Process") for name in names):
+            source_stage = stage
+    for stage in stages:
+        for transform in stage.transforms:
+            if transform.unique_name.endswith("/Produce"):
+                sinks = (sinks or 0) + 1
+                if stage is not source_stage:
+                    return False
+    return source_stage is not None and bool(sinks)
 
 
 def add_produce_arguments(parser: argparse.ArgumentParser) -> None:

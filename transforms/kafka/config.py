@@ -113,7 +113,9 @@ class KafkaSourceConfig:
 
     ``stop_offsets`` (topic, partition, end offset) makes the source finite: it stops once every listed
     partition has been read up to its end offset, and reads only those partitions (``--until-caught-up``).
-    ``stop_token`` names the in-process stop switch that SIGTERM/SIGINT flips (see ``request_stop``).
+    ``run_token`` names this run's in-process state: the stop switch that SIGTERM/SIGINT flips
+    (``request_stop``) and where offsets wait when they are committed at the end of the run
+    (``register_run``).
     """
 
     connection: KafkaConnection
@@ -121,7 +123,7 @@ class KafkaSourceConfig:
     group_id: str
     start_from: str = "earliest"
     stop_offsets: tuple[tuple[str, int, int], ...] | None = None
-    stop_token: str | None = None
+    run_token: str | None = None
     poll_timeout_ms: int = 200
     max_poll_records: int = 1000
     fetch_max_bytes: int = 52_428_800

@@ -19,6 +19,12 @@ Guarantees (at-least-once):
   bundle: records can be written twice, never lost. Runners that split the graph into several stages
   must be checked again before use.
 * Start: committed group offsets; partitions without one start at ``start_from`` (earliest/latest).
+  The order holds only while the sinks are fused with the source: the FnApiRunner turns every
+  multi-input Flatten into a stage boundary and runs the stage behind it after the source stage's
+  bundle was finalized (and, for an unbounded source, only once the source has finished). The CLI
+  checks the fusion before it runs (``pipeline/kafka_job.py``); when the sinks are not fused it
+  registers the run with ``commit_at_end=True``: marks then only record their offsets, and the CLI
+  commits them with ``finish_run`` after the whole pipeline, sinks included, has finished.
 * ``stop_offsets`` (``--until-caught-up``) makes the source finite; ``request_stop(token)`` ends an
   unbounded read cleanly (the last checkpoint is still finalized, so its offsets are committed).
 """
@@ -45,8 +51,9 @@ __all__ = [
     "ReadFromKafka",
     "KafkaUnboundedSource",
     "KafkaCheckpointMark",
+    "register_run",
     "request_stop",
-    "reset_stop",
+    "finish_run",
     "close_committers",
 ]
 
@@ -91,15 +98,21 @@ class KafkaCheckpointMark(CheckpointMark):
     """
 
     def __init__(self, offsets: tuple[tuple[str, int, int], ...], connection: KafkaConnection, group_id: str,
-                 consumer_factory: Callable | None = None):
+                 consumer_factory: Callable | None = None, run_token: str | None = None):
         self.offsets = offsets
         self.connection = connection
         self.group_id = group_id
         self.consumer_factory = consumer_factory
+        self.run_token = run_token
 
     def finalize_checkpoint(self) -> None:
-        if self.offsets:
-            _committer(self.connection, self.group_id, self.consumer_factory).commit(self.offsets)
+        if not self.offsets:
+            return
+        run = _RUNS.get(self.run_token) if self.run_token else None
+        if run is not None and run.commit_at_end:
+            run.defer(self)
+            return
+        _committer(self.connection, self.group_id, self.consumer_factory).commit(self.offsets)
 
     def next_offsets(self) -> dict[tuple[str, int], int]:
         return {(topic, partition): offset for topic, partition, offset in self.offsets}
@@ -139,18 +152,29 @@ class KafkaUnboundedSource(UnboundedSource):
         return coders.registry.get_coder(object)
 
 
+def register_run(token: str, *, commit_at_end: bool = False) -> None:
+    """Declare a run of this process: with ``commit_at_end`` its checkpoints are only remembered, and
+    ``finish_run(token, commit=True)`` commits them once the pipeline has finished."""
+    with _RUNS_LOCK:
+        _RUNS[token] = _Run(commit_at_end)
+
+
 def request_stop(token: str) -> None:
-    """Ask every reader started with ``stop_token=token`` in this process to finish (SIGTERM, SIGINT).
+    """Ask every reader started with ``run_token=token`` in this process to finish (SIGTERM, SIGINT).
 
     The reader stops emitting, reports the final watermark, and its last checkpoint is finalized
     (committed) as usual; records it had fetched but not emitted are read again by the next run.
     """
-    _stop_event(token).set()
+    _run(token).stop.set()
 
 
-def reset_stop(token: str) -> None:
-    with _STOP_LOCK:
-        _STOP_EVENTS.pop(token, None)
+def finish_run(token: str, *, commit: bool) -> dict[tuple[str, int], int]:
+    """Forget the run; with ``commit``, first commit the offsets it deferred. Returns what was committed."""
+    with _RUNS_LOCK:
+        run = _RUNS.pop(token, None)
+    if run is None or not commit:
+        return {}
+    return run.commit_deferred()
 
 
 def close_committers() -> None:
@@ -166,15 +190,45 @@ def close_committers() -> None:
 # Internals.
 # ------------------------------------------------------------------------------------------------
 
-_STOP_EVENTS: dict[str, threading.Event] = {}
-_STOP_LOCK = threading.Lock()
+_RUNS: dict[str, "_Run"] = {}
+_RUNS_LOCK = threading.Lock()
 _COMMITTERS: dict[tuple, "_OffsetCommitter"] = {}
 _COMMITTERS_LOCK = threading.Lock()
 
 
-def _stop_event(token: str) -> threading.Event:
-    with _STOP_LOCK:
-        return _STOP_EVENTS.setdefault(token, threading.Event())
+class _Run:
+    """In-process state of one run: its stop switch and, with ``commit_at_end``, the deferred offsets."""
+
+    def __init__(self, commit_at_end: bool = False):
+        self.commit_at_end = commit_at_end
+        self.stop = threading.Event()
+        self._deferred: dict[tuple[str, int], int] = {}
+        self._mark: KafkaCheckpointMark | None = None
+        self._lock = threading.Lock()
+
+    def defer(self, mark: KafkaCheckpointMark) -> None:
+        with self._lock:
+            self._mark = mark
+            for topic, partition, offset in mark.offsets:
+                if offset > self._deferred.get((topic, partition), -1):
+                    self._deferred[(topic, partition)] = offset
+
+    def commit_deferred(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            if self._mark is None:
+                return {}
+            offsets = tuple((t, p, o) for (t, p), o in sorted(self._deferred.items()))
+            mark = self._mark
+        _committer(mark.connection, mark.group_id, mark.consumer_factory).commit(offsets)
+        return dict(self._deferred)
+
+
+def _run(token: str) -> _Run:
+    with _RUNS_LOCK:
+        run = _RUNS.get(token)
+        if run is None:
+            run = _RUNS[token] = _Run()
+        return run
 
 
 def _default_consumer_factory(**kwargs):
@@ -251,7 +305,7 @@ class _KafkaReader(UnboundedReader):
         self._config = config
         self._resume = checkpoint_mark.next_offsets() if checkpoint_mark is not None else {}
         self._factory = consumer_factory or _default_consumer_factory
-        self._stop = _stop_event(config.stop_token) if config.stop_token else None
+        self._stop = _run(config.run_token).stop if config.run_token else None
         self._stop_at = ({(t, p): o for t, p, o in config.stop_offsets} if config.stop_offsets is not None else None)
         self._consumer = None
         self._partitions: list = []
@@ -330,8 +384,9 @@ class _KafkaReader(UnboundedReader):
         self._sync_positions()
         offsets = tuple(sorted((tp.topic, tp.partition, offset) for tp, offset in self._next.items()
                                if offset is not None))
-        return KafkaCheckpointMark(offsets, self._config.connection, self._config.group_id, self._factory
-                                   if self._factory is not _default_consumer_factory else None)
+        factory = self._factory if self._factory is not _default_consumer_factory else None
+        return KafkaCheckpointMark(offsets, self._config.connection, self._config.group_id, factory,
+                                   self._config.run_token)
 
     def close(self) -> None:
         if self._consumer is not None:
