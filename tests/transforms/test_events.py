@@ -290,3 +290,17 @@ def test_events_validate_against_the_record_schema(nlp):
     events = events_of(nlp, text, [timex(text, "Monday", "2024-03-04")])
     assert len(events) >= 5
     jsonschema.validate(events, events_schema)
+
+
+def test_timexes_that_are_not_dicts_or_point_outside_the_text_are_ignored(nlp):
+    text = "Police arrested the suspect."
+    odd = [None, "2024-01-01", {"type": "DATE", "value": "2024", "start": 1000, "end": 1010},
+           {"type": "DATE", "value": "2024", "start": 9, "end": 2}, {"type": "DATE", "value": "2024", "start": -4, "end": 3}]
+    e = event(events_of(nlp, text, odd), "arrested")
+    assert e["time"]["source"] == "published_at"
+
+
+def test_a_doc_without_a_parse_has_no_events():
+    import spacy
+
+    assert extract_events(spacy.blank("en")("According to police, the suspect fled."), [], ANCHOR) == []

@@ -49,10 +49,10 @@ def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
     if not triggers:
         return []
     trigger_ids = {token.i for token in triggers}
-    times = attach_timexes(doc, timexes, trigger_ids)
+    text = doc.text  # Doc.text joins every token on each access: read it once
+    times = attach_timexes(doc, len(text), timexes, trigger_ids)
     places = attach_locations(doc, trigger_ids)
     published = published_date(anchor)
-    text = doc.text  # Doc.text joins every token on each access: read it once
     quoted = quoted_ranges(text)
     according = according_to(doc, text)
     events = []

@@ -30,15 +30,22 @@ def _governing_trigger(token, trigger_ids):
     return None
 
 
-def attach_timexes(doc, timexes, trigger_ids) -> dict:
+def attach_timexes(doc, text_length: int, timexes, trigger_ids) -> dict:
+    """trigger index -> the first DATE/TIME timex whose nearest governing trigger it is.
+
+    Malformed timexes (not a dict, no value, offsets missing, reversed or outside the text) are skipped.
+    """
     attached = {}
     for timex in timexes or ():
-        if timex.get("type") not in _ANCHORING_TIMEX_TYPES or not timex.get("value"):
+        if not isinstance(timex, dict) or timex.get("type") not in _ANCHORING_TIMEX_TYPES or not timex.get("value"):
             continue
         try:
-            span = doc.char_span(int(timex["start"]), int(timex["end"]), alignment_mode="expand")
+            start, end = int(timex["start"]), int(timex["end"])
         except (KeyError, TypeError, ValueError):
             continue
+        if not 0 <= start < end <= text_length:
+            continue
+        span = doc.char_span(start, end, alignment_mode="expand")
         if span is None or len(span) == 0:
             continue
         trigger = _governing_trigger(span.root, trigger_ids)
