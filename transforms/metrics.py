@@ -34,6 +34,7 @@ __all__ = [
     "observe_stage_batch",
     "stage_timer",
     "timed_call",
+    "timed_batch_call",
     "timed_iter",
     "count_read",
     "count_duplicate",
@@ -44,6 +45,7 @@ __all__ = [
     "read_counted",
     "duplicate_counted",
     "dead_letter_counted",
+    "encode_and_count",
     "registry",
     "reset",
 ]
@@ -189,21 +191,33 @@ def timed_call(stage: str, fn: Callable[..., T], *args, **kwargs) -> T:
         observe_stage(stage, time.perf_counter() - started)
 
 
+def timed_batch_call(stage: str, count: int, fn: Callable[..., T], *args, **kwargs) -> T:
+    """``fn(*args, **kwargs)`` done once for ``count`` articles (a producer flush): its time split over them."""
+    started = time.perf_counter()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        observe_stage_batch(stage, time.perf_counter() - started, count)
+
+
 def timed_iter(stage: str, items: Iterable[T]) -> Iterator[T]:
     """Yields ``items``; the time spent producing them (a lazy ``nlp.pipe``, say) is split evenly over
-    the items once the iterator is exhausted. Nothing is observed for an iterator abandoned half way."""
+    the items yielded, once the iterator is exhausted or closed (a ``zip`` that stops early, garbage
+    collection): spaCy does a batch's work on the first item, so per-item times would be lumpy."""
     iterator = iter(items)
     spent, count = 0.0, 0
-    while True:
-        started = time.perf_counter()
-        try:
-            item = next(iterator)
-        except StopIteration:
-            break
-        spent += time.perf_counter() - started
-        count += 1
-        yield item
-    observe_stage_batch(stage, spent, count)
+    try:
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            spent += time.perf_counter() - started
+            count += 1
+            yield item
+    finally:
+        observe_stage_batch(stage, spent, count)
 
 
 # --- counts ---------------------------------------------------------------------------------
@@ -242,14 +256,14 @@ def count_written(sink: str, ingest_times: Iterable[float | None] = (None,), now
 
 # --- pass-through steps for the graph (beam.Map(metrics.read_counted) and so on) -----------------
 
-def read_counted(message: T) -> T:
+def read_counted(message):
     """A RawMessage, counted under its Kafka topic, or "files" for replay."""
     source = getattr(message, "source", None) or {}
     count_read(str(source.get("topic", "files")))
     return message
 
 
-def duplicate_counted(article: T) -> T:
+def duplicate_counted(article):
     """An Article after dedup, counted when it is a copy."""
     dedup = getattr(article, "dedup", None)
     status = getattr(dedup, "status", None)
@@ -260,10 +274,21 @@ def duplicate_counted(article: T) -> T:
     return article
 
 
-def dead_letter_counted(dead_letter: T) -> T:
+def dead_letter_counted(dead_letter):
     """A DeadLetter on its way to the dead-letter sink, counted by stage and reason class."""
     count_dead_letter(str(getattr(dead_letter, "stage", "unknown")), dead_letter_reason(dead_letter))
     return dead_letter
+
+
+def encode_and_count(item, encode: Callable[[Any], str], sink: str) -> str:
+    """``encode(item)`` for a file sink; an enriched record (a dict; dead letters are not) is counted as
+    written to ``sink`` and its encoding timed as the "sink" stage."""
+    started = time.perf_counter()
+    line = encode(item)
+    if isinstance(item, dict):
+        observe_stage("sink", time.perf_counter() - started)
+        count_written(sink, (ingest_time_of(item),))
+    return line
 
 
 # --- reason classes -------------------------------------------------------------------------

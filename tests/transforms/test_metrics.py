@@ -70,13 +70,31 @@ def test_timed_call_observes_also_when_it_raises():
     assert value("news_ingest_stage_duration_seconds_count", stage="timex") == 2
 
 
-def test_timed_iter_counts_each_item_once_exhausted():
+def test_timed_iter_counts_each_item_once_exhausted_or_closed():
     items = list(metrics.timed_iter("nlp", iter("abc")))
     assert items == ["a", "b", "c"]
     assert value("news_ingest_stage_duration_seconds_count", stage="nlp") == 3
-    abandoned = metrics.timed_iter("events", iter("xyz"))
-    next(abandoned)
-    assert value("news_ingest_stage_duration_seconds_count", stage="events") == 0
+    # zip stops at the shorter input and never exhausts the timed one: closing it observes what it gave
+    pairs = list(zip("xy", metrics.timed_iter("events", iter("xyz"))))
+    assert len(pairs) == 2
+    import gc
+
+    gc.collect()
+    assert value("news_ingest_stage_duration_seconds_count", stage="events") == 2
+
+
+def test_timed_batch_call():
+    assert metrics.timed_batch_call("sink", 3, max, 1, 5) == 5
+    assert value("news_ingest_stage_duration_seconds_count", stage="sink") == 3
+
+
+def test_encode_and_count_counts_records_not_dead_letters():
+    record = {"id": "a", "ingested_at": "2020-01-01T00:00:00Z"}
+    assert metrics.encode_and_count(record, lambda r: r["id"], "file") == "a"
+    assert metrics.encode_and_count(DeadLetter("parse", "E", "m", b"", {}), lambda d: "dl", "file") == "dl"
+    assert value("news_ingest_articles_written_total", sink="file") == 1
+    assert value("news_ingest_stage_duration_seconds_count", stage="sink") == 1
+    assert value("news_ingest_end_to_end_latency_seconds_count") == 1
 
 
 def test_stage_timer_context():
