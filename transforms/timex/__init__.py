@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_right
 from datetime import date
 
 from transforms.pubtime import PublicationTime
 from transforms.timex import calendar as cal
 from transforms.timex.dates import shifted
-from transforms.timex.grammar import RULES
+from transforms.timex.grammar import PATTERN_TRIGGERS, RULES, WINDOW_AFTER, WINDOW_BEFORE, WORD, WORD_TRIGGERS
 from transforms.timex.lexicon import Candidate, Context
 from transforms.timex.tense import direction as _tense_direction
 
@@ -68,18 +67,45 @@ def extract_timexes(doc, anchor: PublicationTime) -> list[dict]:
 
 
 def _candidates(ctx: Context) -> list[Candidate]:
+    """Every rule's candidates, each rule searched only in windows around its triggers."""
+    text = ctx.text
+    positions: dict[int, list[int]] = {}
+    for word in WORD.finditer(text):
+        for index in WORD_TRIGGERS.get(word.group().lower(), ()):
+            positions.setdefault(index, []).append(word.start())
+    for pattern, index in PATTERN_TRIGGERS:
+        found = [m.start() for m in pattern.finditer(text)]
+        if found:
+            positions.setdefault(index, []).extend(found)
     out = []
-    for priority, (_, pattern, rule) in enumerate(RULES):
-        for match in pattern.finditer(ctx.text):
-            try:
-                candidate = rule(match, ctx)
-            except (ValueError, OverflowError, KeyError):
-                _LOGGER.debug("timex rule failed on %r", match.group(0), exc_info=True)
-                continue
-            if candidate is not None and candidate.end > candidate.start:
-                candidate.priority = priority
-                out.append(candidate)
+    for index in sorted(positions):
+        _, pattern, rule = RULES[index]
+        seen = set()
+        for lo, hi in _windows(sorted(positions[index]), len(text)):
+            for match in pattern.finditer(text, lo, hi):
+                if match.span() in seen:
+                    continue
+                seen.add(match.span())
+                try:
+                    candidate = rule(match, ctx)
+                except (ValueError, OverflowError, KeyError):
+                    _LOGGER.debug("timex rule failed on %r", match.group(0), exc_info=True)
+                    continue
+                if candidate is not None and candidate.end > candidate.start:
+                    candidate.priority = index
+                    out.append(candidate)
     return out
+
+
+def _windows(positions: list[int], size: int) -> list[tuple[int, int]]:
+    windows: list[list[int]] = []
+    for pos in positions:
+        lo, hi = max(0, pos - WINDOW_BEFORE), min(size, pos + WINDOW_AFTER)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    return [(lo, hi) for lo, hi in windows]
 
 
 def _select(candidates: list[Candidate]) -> list[Candidate]:
@@ -120,15 +146,17 @@ def _resolve_times(chosen: list[Candidate], doc, anchor_date: date) -> None:
     clocks = [c for c in chosen if c.clock is not None]
     if not clocks:
         return
-    sentence_starts = [s.start_char for s in doc.sents] if doc.has_annotation("SENT_START") else [0]
     days = sorted((c for c in chosen if c.resolved is not None and c.resolved.granularity == _DAY_GRANULARITY),
                   key=lambda c: c.start)
-
-    def sentence_of(pos: int) -> int:
-        return bisect_right(sentence_starts, pos)
-
     for c in clocks:
-        same = [d for d in days if sentence_of(d.start) == sentence_of(c.start)]
+        lo, hi = 0, len(doc.text)
+        span = doc.char_span(c.start, c.end, alignment_mode="expand")
+        if span is not None and len(span):
+            try:
+                lo, hi = span.sent.start_char, span.sent.end_char
+            except ValueError:  # no sentence boundaries (a tokenizer-only pipeline): the whole text
+                pass
+        same = [d for d in days if lo <= d.start < hi]
         before = [d for d in same if d.start < c.start]
         reference = (before[-1] if before else same[0]) if same else None
         day_of = date.fromisoformat(reference.resolved.value) if reference else anchor_date

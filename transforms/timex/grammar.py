@@ -16,12 +16,14 @@ from transforms.timex.lexicon import (
     MOD,
     MONTH,
     MONTH_ABBR,
+    MONTHS,
     NOT_AFTER_DIGIT,
     NUMWORD,
     QUANT,
     REL,
     UNIT,
     WEEKDAY,
+    WEEKDAYS,
     YEAR,
     ZONE,
     unit_name,
@@ -163,3 +165,58 @@ def _time_entry(m: re.Match, ctx: Context) -> Candidate | None:
 
 RULES[_TIME_INDEX] = (RULES[_TIME_INDEX][0], RULES[_TIME_INDEX][1], _time_entry)
 
+
+
+# ---------------------------------------------------------------- triggers
+# A rule runs only near its trigger words or trigger patterns: one cheap word scan and a few
+# digit-first patterns find them, then each rule's regex runs in windows around its triggers.
+# This keeps extraction within the cost budget (bench/extract_cost.py); windows are wide enough
+# that the windowed search finds what a full search would (tests/transforms/test_timex.py).
+
+WINDOW_BEFORE, WINDOW_AFTER = 50, 60
+
+_MONTH_WORDS = {m.lower() for m in MONTHS} | {m[:3].lower() for m in MONTHS} | {"sept"}
+_UNIT_WORDS = {"second", "minute", "hour", "day", "week", "fortnight", "month", "year", "decade", "century"}
+_PLURAL_UNITS = {w + "s" for w in _UNIT_WORDS if w != "century"} | {"centuries"}
+_SEASON_WORDS = {"spring", "summer", "autumn", "fall", "winter"}
+_RULE_WORDS = {
+    "month_day_year": _MONTH_WORDS,
+    "day_month_year": _MONTH_WORDS,
+    "month_year": _MONTH_WORDS,
+    "bare_month": _MONTH_WORDS,
+    "century": {"century"},
+    "weekday": {w.lower() for w in WEEKDAYS},
+    "relative_day": {"today", "tonight", "yesterday", "tomorrow", "morning", "afternoon", "evening", "night"},
+    "relative_unit": {"day", "week", "weekend", "month", "year", "quarter", "decade", "century"} | _SEASON_WORDS,
+    "quarter": {"quarter", "half", "q"},
+    "fiscal": {"fiscal", "fy"},
+    "season": _SEASON_WORDS,
+    "holiday": {"christmas", "year", "halloween", "thanksgiving", "independence", "valentine", "boxing"},
+    "time": {"noon", "midnight"},
+    "age": {"old"},
+    "duration": _UNIT_WORDS | _PLURAL_UNITS | {"fortnights"},
+    "vague_duration": _PLURAL_UNITS,
+    "bare_plural_duration": _PLURAL_UNITS,
+    "long_adjective": {"long", "yearlong", "monthlong", "weeklong", "daylong"},
+    "set_word": {"annual", "annually", "yearly", "daily", "weekly", "monthly", "quarterly", "hourly", "biannual",
+                 "biennial", "semiannual", "nightly"},
+    "set_every": {"each", "every", "per"},
+    "reference": {"now", "currently", "presently", "present", "nowadays", "days", "moment", "recently", "lately",
+                  "past", "future", "soon"},
+}
+_RULE_PATTERNS = {
+    "year": r"[12]\d{3}",
+    "numeric_date": r"\d[/-]\d",
+    "decade": r"\d0['’]?s\b",
+    "time": r"\d(?::\d|\s?[apAP]\.?[mM]|\d{3}\s+[GU])",
+}
+_RULE_INDEX = {name: i for i, (name, _, _) in enumerate(RULES)}
+
+WORD = re.compile(r"[A-Za-z]+")
+WORD_TRIGGERS: dict[str, tuple[int, ...]] = {}
+for _name, _words in _RULE_WORDS.items():
+    for _word in _words:
+        WORD_TRIGGERS[_word] = WORD_TRIGGERS.get(_word, ()) + (_RULE_INDEX[_name],)
+PATTERN_TRIGGERS: list[tuple[re.Pattern, int]] = [
+    (re.compile(pattern), _RULE_INDEX[name]) for name, pattern in _RULE_PATTERNS.items()]
+assert set(_RULE_WORDS) | set(_RULE_PATTERNS) == set(_RULE_INDEX), "every rule needs a trigger"
