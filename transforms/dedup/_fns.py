@@ -17,6 +17,7 @@ from typing import Any
 import apache_beam as beam
 import orjson
 from apache_beam.coders import BytesCoder, PickleCoder
+from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
@@ -155,14 +156,19 @@ class _BandIndexFn(beam.DoFn):
     def __init__(self, horizon: float, max_bucket: int):
         self._horizon = horizon
         self._max_bucket = max_bucket
+        self._expired = Metrics.counter("dedup", "expired_buckets")
+        self._full = Metrics.counter("dedup", "full_bucket_skips")
 
     def process(self, keyed, entries=beam.DoFn.StateParam(ENTRIES), expiry=beam.DoFn.TimerParam(EXPIRY)):
         _, query = keyed
         packed = entries.read() or b""
         live = [e for e in _ENTRY.iter_unpack(packed) if e[0] + self._horizon > query.time]
         yield query.ref, _BandAnswer(query.ref, tuple(e for e in live if e[2] != query.ref))
-        if len(live) < self._max_bucket and all(e[2] != query.ref for e in live):
-            live.append((query.time, query.ordinal, query.ref))
+        if all(e[2] != query.ref for e in live):
+            if len(live) < self._max_bucket:
+                live.append((query.time, query.ordinal, query.ref))
+            else:
+                self._full.inc()
         entries.write(b"".join(_ENTRY.pack(*e) for e in live))
         expiry.set(Timestamp.of(max(e[0] for e in live) + self._horizon))
 
@@ -175,6 +181,7 @@ class _BandIndexFn(beam.DoFn):
             expiry.set(Timestamp.of(max(e[0] for e in live) + self._horizon))
         else:
             entries.clear()
+            self._expired.inc()
 
 
 class _CollectCandidatesFn(beam.DoFn):
@@ -185,27 +192,22 @@ class _CollectCandidatesFn(beam.DoFn):
     An article without candidates is an original at once.
     """
 
-    ARTICLE = ReadModifyWriteStateSpec("article", PickleCoder())
-    ANSWERS = BagStateSpec("answers", PickleCoder())
+    COLLECTED = ReadModifyWriteStateSpec("collected", PickleCoder())
 
     def __init__(self, max_candidates: int):
         self._max_candidates = max_candidates
 
-    def process(self, keyed, article_state=beam.DoFn.StateParam(ARTICLE), answers=beam.DoFn.StateParam(ANSWERS)):
+    def process(self, keyed, collected=beam.DoFn.StateParam(COLLECTED)):
         _, message = keyed
+        prepared, received = collected.read() or (None, [])
         if isinstance(message, _Prepared):
-            article_state.write(message)
             prepared = message
         else:
-            answers.add(message.candidates)
-            prepared = article_state.read()
-        if prepared is None:
+            received.append(message.candidates)
+        if prepared is None or len(received) < prepared.expected_answers:
+            collected.write((prepared, received))
             return
-        received = list(answers.read())
-        if len(received) < prepared.expected_answers:
-            return
-        article_state.clear()
-        answers.clear()
+        collected.clear()
         article = prepared.article
         mine = (article.ingest_time, article.ordinal, prepared.ref)
         shared: dict[tuple, int] = {}
@@ -238,6 +240,8 @@ class _SketchStoreFn(beam.DoFn):
     def __init__(self, horizon: float, params):
         self._horizon = horizon
         self._params = params
+        self._expired = Metrics.counter("dedup", "expired_sketches")
+        self._unknown = Metrics.counter("dedup", "candidates_gone")
 
     def process(self, keyed, timestamp=beam.DoFn.TimestampParam, stored=beam.DoFn.StateParam(STORED),
                 waiting=beam.DoFn.StateParam(WAITING), expiry=beam.DoFn.TimerParam(EXPIRY),
@@ -269,12 +273,14 @@ class _SketchStoreFn(beam.DoFn):
     @on_timer(GIVE_UP)
     def give_up(self, waiting=beam.DoFn.StateParam(WAITING)):
         for request in waiting.read():
+            self._unknown.inc()
             yield request.ref, _VerifyAnswer(None, (), 0.0, False, False)
         waiting.clear()
 
     @on_timer(EXPIRY)
     def expire(self, stored=beam.DoFn.StateParam(STORED)):
         stored.clear()
+        self._expired.inc()
 
 
 class _DecideFn(beam.DoFn):

@@ -92,10 +92,10 @@ class Sketch:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Sketch":
         size, *lengths = struct.unpack_from("<IHHH", data)
-        values = np.frombuffer(data, dtype="<u4", offset=10)
+        values = np.frombuffer(data, dtype="<u4", offset=10).tolist()
         parts, start = [], 0
         for length in lengths:
-            parts.append(tuple(int(v) for v in values[start:start + length]))
+            parts.append(tuple(values[start:start + length]))
             start += length
         return cls(size, *parts)
 
@@ -200,8 +200,8 @@ def make_sketch(tokens: list[str], shingles: np.ndarray, params: SketchParams, n
                 break
     return Sketch(
         size=int(len(distinct)),
-        bottom=tuple(int(v) for v in bottom),
-        lead=tuple(int(v) for v in lead),
+        bottom=tuple(bottom.tolist()),
+        lead=tuple(lead.tolist()),
         numbers=tuple(figures),
     )
 

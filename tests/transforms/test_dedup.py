@@ -1,0 +1,271 @@
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from transforms.dedup import DEFAULT_HORIZON_SECONDS, DedupConfig, DeduplicateArticles, content_key
+from transforms.dedup.sketch import (
+    Sketch,
+    SketchParams,
+    analyze,
+    band_keys,
+    compare,
+    is_duplicate,
+    minhash_signature,
+    shingle_hashes,
+    words,
+)
+from transforms.records import Article
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "wikinews"
+PARAMS = SketchParams()
+T0 = 1_750_000_000.0
+
+FOOTER = ("Copyright 2008 The Associated Press. All rights reserved. This material may not be published, broadcast, "
+          "rewritten or redistributed. Sign up for our daily newsletter to get the top stories delivered to your inbox "
+          "every morning. Follow us on Twitter and Facebook for breaking news and analysis. Our journalism depends on "
+          "readers like you: subscribe today for unlimited access to every story, the digital edition and the archive.")
+
+
+def seed_texts(folder: str) -> list[str]:
+    return [json.loads(p.read_text())["text"] for p in sorted((SEEDS / folder).glob("*.json"))]
+
+
+@pytest.fixture(scope="module")
+def airbus():
+    texts = seed_texts("airbus")
+    if len(texts) < 5:
+        pytest.skip("seeds/wikinews/airbus is not populated")
+    return texts
+
+
+def article(id_, text, ordinal, time=T0):
+    return Article(id=id_, text=text, title=None, url=None, published_at="2008-01-01T00:00:00Z",
+                   published_at_offset=None, published_at_source="field", ingested_at="2026-01-01T00:00:00Z",
+                   ingest_time=time, attribution=(), language="en", source={"test": ordinal}, ordinal=ordinal)
+
+
+def first_sentences(text: str, share: float) -> str:
+    sentences = text.split(". ")
+    return ". ".join(sentences[:max(1, round(len(sentences) * share))])
+
+
+def sim(a: str, b: str):
+    return compare(analyze(a, PARAMS).sketch, analyze(b, PARAMS).sketch, PARAMS)
+
+
+# ---- pure functions -------------------------------------------------------------------------
+
+
+def test_content_key_ignores_case_quotes_and_layout():
+    assert content_key("The \u201cquick\u201d  fox\n\njumps") == content_key('the "quick" fox jumps')
+    assert content_key("the quick fox") != content_key("the quick dog")
+
+
+def test_words_drop_punctuation():
+    assert words("Boeing's 787, delayed; again!") == ["boeing", "s", "787", "delayed", "again"]
+
+
+def test_shingles_are_deterministic_and_short_texts_get_one():
+    tokens = words("one two three four five")
+    first, second = shingle_hashes(tokens, 3), shingle_hashes(list(tokens), 3)
+    assert len(first) == 3 and (first == second).all()
+    assert len(shingle_hashes(["alone", "here"], 3)) == 1
+    assert len(shingle_hashes([], 3)) == 0
+
+
+def test_signature_and_bands_depend_only_on_the_shingle_set():
+    tokens = words("a b c d e f g h i j k")
+    shingles = shingle_hashes(tokens, 3)
+    sig = minhash_signature(shingles, PARAMS)
+    assert len(sig) == PARAMS.num_perm
+    assert (sig == minhash_signature(shingles[::-1].copy(), PARAMS)).all()
+    assert len(band_keys(sig, PARAMS)) == PARAMS.bands
+    assert band_keys(sig, PARAMS) == band_keys(minhash_signature(shingles, PARAMS), PARAMS)
+
+
+def test_sketch_round_trips_through_bytes(airbus):
+    sketch = analyze(airbus[0], PARAMS).sketch
+    data = sketch.to_bytes()
+    assert Sketch.from_bytes(data) == sketch
+    assert len(data) <= 10 + 4 * (PARAMS.bottom_k + PARAMS.lead_shingles + PARAMS.max_numbers)
+
+
+def test_identical_texts_compare_as_one(airbus):
+    s = sim(airbus[0], airbus[0])
+    assert s.containment == 1.0 and s.jaccard == 1.0 and s.lead == 1.0
+
+
+def test_containment_survives_cutting_the_last_half(airbus):
+    s = sim(airbus[0], first_sentences(airbus[0], 0.5))
+    assert s.containment > 0.95
+    assert s.jaccard < 0.8
+    assert is_duplicate(s, PARAMS)
+
+
+def test_dateline_footer_and_local_sentence_keep_a_copy(airbus):
+    copy = "TOULOUSE, France (AP) \u2014 " + airbus[1] + " Local officials said they were watching closely.\n\n" + FOOTER
+    assert is_duplicate(sim(airbus[1], copy), PARAMS)
+
+
+def test_distinct_stories_of_one_folder_are_not_duplicates(airbus):
+    for i, a in enumerate(airbus):
+        for b in airbus[i + 1:]:
+            assert not is_duplicate(sim(a, b), PARAMS)
+
+
+def test_short_articles_sharing_only_a_long_footer_are_not_duplicates(airbus):
+    a = " ".join(airbus[2].split()[:50]) + "\n\n" + FOOTER
+    b = " ".join(airbus[3].split()[:50]) + "\n\n" + FOOTER
+    s = sim(a, b)
+    assert s.containment > 0.4  # the footer alone is a large share of each
+    assert not is_duplicate(s, PARAMS)
+
+
+def test_templated_reports_with_other_figures_are_not_duplicates():
+    template = ("Stocks {0} on Monday as investors weighed fresh data. The Dow Jones industrial average gained {1} points, "
+                "or {2} percent, to {3}. The Standard & Poor's 500 index rose {4} points to {5}, and the Nasdaq "
+                "composite index closed at {6}. Oil climbed {7} dollars to {8} dollars a barrel.")
+    a = template.format("rose", "112.31", "0.92", "12,331.60", "10.02", "1,363.61", "2,744.81", "1.12", "91.37")
+    b = template.format("rose", "57.86", "0.45", "12,979.40", "4.65", "1,401.22", "2,811.07", "0.48", "88.10")
+    assert sim(a, b).containment > 0.4
+    assert not is_duplicate(sim(a, b), PARAMS)
+
+
+def test_params_are_validated():
+    with pytest.raises(ValueError):
+        SketchParams(bands=0)
+    with pytest.raises(ValueError):
+        SketchParams(min_containment=1.5)
+    with pytest.raises(ValueError):
+        DeduplicateArticles(DedupConfig(horizon_seconds=0))
+    assert DedupConfig().horizon_seconds == DEFAULT_HORIZON_SECONDS == 7 * 24 * 3600
+
+
+# ---- the transform --------------------------------------------------------------------------
+
+
+def run_dedup(articles, expect, config=DedupConfig()):
+    """Label ``articles`` (stamped with their ingest time) on the FnApiRunner; ``expect(id -> Dedup)`` asserts."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that
+    from apache_beam.transforms.window import TimestampedValue
+
+    count = len(articles)
+
+    def check(labelled):
+        assert len(labelled) == count
+        expect({a.id: a.dedup for a in labelled})
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        labelled = (p | beam.Create(articles, reshuffle=False)
+                    | beam.Map(lambda a: TimestampedValue(a, a.ingest_time))
+                    | DeduplicateArticles(config))
+        assert_that(labelled, check)
+
+
+def test_transform_labels_originals_exact_and_near_copies(airbus):
+    original, other = airbus[0], airbus[4]
+    near = "PARIS (AFP) \u2014 " + first_sentences(original, 0.6) + "\n\n" + FOOTER
+    articles = [
+        article("a", original, 1),
+        article("b", other, 2),
+        article("a-exact", original.upper().replace(" ", "  "), 3),
+        article("a-near", near, 4),
+        article("b-again", other, 5),
+    ]
+
+    def expect(labels):
+        assert (labels["a"].status, labels["a"].duplicate_of, labels["a"].cluster_id) == ("original", None, "a")
+        assert labels["a"].similarity is None
+        assert labels["b"].status == "original"
+        assert (labels["a-exact"].status, labels["a-exact"].duplicate_of, labels["a-exact"].cluster_id) == \
+            ("exact_duplicate", "a", "a")
+        assert labels["a-exact"].similarity == 1.0
+        assert (labels["a-near"].status, labels["a-near"].duplicate_of, labels["a-near"].cluster_id) == \
+            ("near_duplicate", "a", "a")
+        assert 0.4 <= labels["a-near"].similarity <= 1.0
+        assert (labels["b-again"].status, labels["b-again"].duplicate_of) == ("exact_duplicate", "b")
+
+    run_dedup(articles, expect)
+
+
+def test_the_first_copy_in_input_order_is_the_original(airbus):
+    cut = first_sentences(airbus[0], 0.7)
+
+    def expect(labels):
+        assert labels["cut-first"].status == "original"
+        assert (labels["full"].status, labels["full"].duplicate_of) == ("near_duplicate", "cut-first")
+        assert (labels["cut-again"].status, labels["cut-again"].duplicate_of) == ("exact_duplicate", "cut-first")
+
+    run_dedup([article("cut-first", cut, 1), article("full", airbus[0], 2), article("cut-again", cut, 3)], expect)
+
+
+def test_distinct_seeds_stay_originals_and_their_cut_copies_find_them(airbus):
+    articles = [article(f"s{i}", text, i) for i, text in enumerate(airbus[:10])]
+    articles += [article(f"c{i}", first_sentences(text, 0.5), 100 + i) for i, text in enumerate(airbus[:10])]
+
+    def expect(labels):
+        for i in range(10):
+            assert labels[f"s{i}"].status == "original"
+            assert labels[f"c{i}"].duplicate_of == f"s{i}"
+
+    run_dedup(articles, expect)
+
+
+def test_entries_expire_after_the_horizon_of_ingest_time(airbus):
+    articles = [
+        article("first", airbus[0], 1, T0),
+        article("within", airbus[0], 2, T0 + 50),
+        article("after", airbus[0], 3, T0 + 150),
+        article("after-copy", airbus[0], 4, T0 + 160),
+    ]
+
+    def expect(labels):
+        assert labels["within"].duplicate_of == "first"
+        assert labels["after"].status == "original"
+        assert labels["after-copy"].duplicate_of == "after"
+
+    run_dedup(articles, expect, DedupConfig(horizon_seconds=100))
+
+
+def test_a_message_read_twice_is_not_its_own_copy(airbus):
+    one = article("same", airbus[0], 7)
+
+    def expect(labels):
+        assert labels["same"].status == "original"
+
+    run_dedup([one, replace(one, source={"test": "other partition"})], lambda labels: None)
+    run_dedup([one], expect)
+
+
+def test_unbounded_source_labels_copies_and_timers_expire_state(airbus):
+    """After an unbounded source (event time = base + index seconds), as in the Kafka job."""
+    import apache_beam as beam
+    from apache_beam.io.unbounded_source import UnboundedCountingSource
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.util import assert_that, equal_to
+
+    texts = {0: ("a", airbus[0]), 3: ("b", airbus[1]), 5: ("a-copy", airbus[0]),
+             250: ("a-late", airbus[0]), 255: ("a-late-copy", first_sentences(airbus[0], 0.5))}
+
+    def to_article(index, timestamp=beam.DoFn.TimestampParam):
+        if index in texts:
+            yield article(texts[index][0], texts[index][1], index, timestamp.micros / 1e6)
+
+    root = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    labels = (root
+              | beam.io.Read(UnboundedCountingSource(300))
+              | beam.FlatMap(to_article)
+              | DeduplicateArticles(DedupConfig(horizon_seconds=100))
+              | beam.Map(lambda a: (a.id, a.dedup.status, a.dedup.duplicate_of)))
+    assert_that(labels, equal_to([
+        ("a", "original", None), ("b", "original", None), ("a-copy", "exact_duplicate", "a"),
+        ("a-late", "original", None), ("a-late-copy", "near_duplicate", "a-late")]))
+    result = root.run()
+    result.wait_until_finish()
+    expired = result.metrics().query(MetricsFilter().with_name("expired_buckets"))["counters"]
+    assert sum(c.committed for c in expired) > 0
