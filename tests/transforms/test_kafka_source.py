@@ -1,0 +1,235 @@
+"""The Kafka source: reader logic on a fake consumer, then the commit order and timestamps on the real broker."""
+
+from __future__ import annotations
+
+import collections
+import time
+import uuid
+from collections import namedtuple
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.utils.timestamp import MAX_TIMESTAMP
+from kafka import TopicPartition
+
+from pipeline.kafka_job import sinks_fused_with_source
+from transforms.kafka import sink as sink_module
+from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig
+from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
+from transforms.kafka.source import KafkaCheckpointMark, KafkaUnboundedSource, ReadFromKafka
+
+Record = namedtuple("Record", "topic partition offset timestamp key value")
+CONNECTION = KafkaConnection(("localhost:9092",))
+
+
+# -- a fake consumer: unit tests need no broker ------------------------------------------------------
+
+FAKE_TOPICS: dict[str, list[list[bytes]]] = {}  # topic -> partitions -> values
+FAKE_COMMITS: list = []
+BASE_MS = 1_600_000_000_000
+
+
+class FakeConsumer:
+    """Enough of kafka-python's KafkaConsumer for the reader: assign, seek, position, poll, pause."""
+
+    def __init__(self, group_id=None, auto_offset_reset="earliest", max_poll_records=500, **_):
+        self._reset = auto_offset_reset
+        self._max = max_poll_records
+        self._positions = {}
+        self._paused = set()
+
+    def partitions_for_topic(self, topic):
+        return set(range(len(FAKE_TOPICS[topic]))) if topic in FAKE_TOPICS else None
+
+    def assign(self, partitions):
+        self._positions = {tp: None for tp in partitions}
+
+    def seek(self, tp, offset):
+        self._positions[tp] = offset
+
+    def _end(self, tp):
+        return len(FAKE_TOPICS[tp.topic][tp.partition])
+
+    def position(self, tp):
+        if self._positions[tp] is None:
+            self._positions[tp] = 0 if self._reset == "earliest" else self._end(tp)
+        return self._positions[tp]
+
+    def highwater(self, tp):
+        return self._end(tp)
+
+    def pause(self, *tps):
+        self._paused.update(tps)
+
+    def poll(self, timeout_ms=0, max_records=None):
+        out = {}
+        budget = max_records or self._max
+        for tp in sorted(self._positions):
+            if tp in self._paused or budget <= 0:
+                continue
+            start = self.position(tp)
+            values = FAKE_TOPICS[tp.topic][tp.partition][start:start + min(budget, 3)]
+            if values:
+                out[tp] = [Record(tp.topic, tp.partition, start + i, BASE_MS + 1000 * (start + i), None, v)
+                           for i, v in enumerate(values)]
+                self._positions[tp] = start + len(values)
+                budget -= len(values)
+        return out
+
+    def commit(self, offsets):
+        FAKE_COMMITS.append({(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()})
+
+    def close(self, autocommit=False):
+        pass
+
+
+@pytest.fixture
+def fake_topic():
+    name = f"fake-{uuid.uuid4().hex[:6]}"
+    FAKE_TOPICS[name] = [[b"a0", b"a1", b"a2", b"a3"], [], [b"c0", b"c1"]]
+    FAKE_COMMITS.clear()
+    yield name
+    del FAKE_TOPICS[name]
+
+
+def stop_at_ends(topic):
+    return tuple((topic, p, len(values)) for p, values in enumerate(FAKE_TOPICS[topic]))
+
+
+def test_the_reader_emits_every_partition_with_kafka_timestamps_and_stops_at_the_end_offsets(fake_topic):
+    config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
+    reader = KafkaUnboundedSource(config, consumer_factory=FakeConsumer).create_reader(None, None)
+    seen = []
+    available = reader.start()
+    while available:
+        message = reader.get_current()
+        assert reader.get_current_timestamp().micros == round(message.ingest_time * 1_000_000)
+        seen.append((message.source["partition"], message.source["offset"], message.payload))
+        available = reader.advance()
+    assert sorted(seen) == [(0, 0, b"a0"), (0, 1, b"a1"), (0, 2, b"a2"), (0, 3, b"a3"), (2, 0, b"c0"), (2, 1, b"c1")]
+    assert reader.get_watermark() == MAX_TIMESTAMP
+    assert reader.get_checkpoint_mark().offsets == ((fake_topic, 0, 4), (fake_topic, 1, 0), (fake_topic, 2, 2))
+
+
+def test_a_reader_resumes_strictly_after_its_checkpoint(fake_topic):
+    config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
+    source = KafkaUnboundedSource(config, consumer_factory=FakeConsumer)
+    mark = KafkaCheckpointMark(((fake_topic, 0, 3), (fake_topic, 2, 1)), CONNECTION, "g")
+    reader = source.create_reader(None, mark)
+    seen = []
+    available = reader.start()
+    while available:
+        seen.append(reader.get_current().payload)
+        available = reader.advance()
+    assert sorted(seen) == [b"a3", b"c1"]
+
+
+def test_the_pipeline_reads_everything_and_commits_the_end_offsets(fake_topic):
+    config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
+    with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as root:
+        payloads = (root | ReadFromKafka(config, max_records_per_bundle=2, consumer_factory=FakeConsumer)
+                    | beam.Map(lambda message: message.payload))
+        assert_that(payloads, equal_to([b"a0", b"a1", b"a2", b"a3", b"c0", b"c1"]))
+    assert FAKE_COMMITS, "no offsets were committed"
+    committed = {}
+    for commit in FAKE_COMMITS:  # each commit carries only the offsets that moved
+        committed.update(commit)
+    assert committed == {(fake_topic, 0): 4, (fake_topic, 1): 0, (fake_topic, 2): 2}
+    # Bundles of two records: commits move forward bundle by bundle, never backwards.
+    firsts = [commit.get((fake_topic, 0), 0) for commit in FAKE_COMMITS]
+    assert firsts == sorted(firsts) and len(FAKE_COMMITS) >= 3
+
+
+def _to_record(message):
+    return {"id": f"{message.source['partition']}-{message.source['offset']}", "source": dict(message.source),
+            "text": message.payload.decode()}
+
+
+def test_sinks_are_fused_with_the_source_unless_a_flatten_separates_them():
+    config = KafkaSourceConfig(CONNECTION, ("in",), "g")
+    sink = KafkaSinkConfig(CONNECTION, "out")
+
+    def build(with_flatten):
+        root = beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"]))
+        records = root | ReadFromKafka(config) | beam.Map(_to_record)
+        if with_flatten:
+            records = (records, root | beam.Create([])) | beam.Flatten()
+        _ = records | WriteRecordsToKafka(sink) | WriteDeadLettersToKafka(sink)
+        return root
+
+    assert sinks_fused_with_source(build(with_flatten=False))
+    assert not sinks_fused_with_source(build(with_flatten=True))
+
+
+# -- on the broker ---------------------------------------------------------------------------------
+
+EVENTS: list = []
+
+
+class _RecordingProduceFn(sink_module._ProduceFn):
+    def finish_bundle(self):
+        pending = len(self._pending)
+        yield from super().finish_bundle() or ()
+        EVENTS.append(("flushed", self._config.topic, pending))
+
+
+@pytest.mark.kafka
+def test_offsets_are_committed_only_after_the_sinks_flushed_the_records_they_cover(kafka, kafka_names, monkeypatch):
+    topic, out, dlq, group = (kafka_names(role) for role in ("in", "out", "dlq", "group"))
+    kafka.create_topic(topic, partitions=3)
+    kafka.create_topic(out)
+    kafka.create_topic(dlq)
+    kafka.produce(topic, [f"message {n}".encode() for n in range(2500)], keys=[str(n).encode() for n in range(2500)])
+    ends = kafka.end_offsets(topic)
+    EVENTS.clear()
+    finalize = KafkaCheckpointMark.finalize_checkpoint
+
+    def recording_finalize(mark):
+        EVENTS.append(("commit", dict(((t, p), o) for t, p, o in mark.offsets)))
+        finalize(mark)
+
+    monkeypatch.setattr(KafkaCheckpointMark, "finalize_checkpoint", recording_finalize)
+    monkeypatch.setattr(sink_module, "_ProduceFn", _RecordingProduceFn)
+    config = KafkaSourceConfig(kafka.connection, (topic,), group,
+                               stop_offsets=tuple((t, p, o) for (t, p), o in sorted(ends.items())))
+    root = beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"]))
+    _ = (root | ReadFromKafka(config, max_records_per_bundle=600) | beam.Map(_to_record)
+         | WriteRecordsToKafka(KafkaSinkConfig(kafka.connection, out))
+         | WriteDeadLettersToKafka(KafkaSinkConfig(kafka.connection, dlq)))
+    assert sinks_fused_with_source(root)
+    root.run().wait_until_finish()
+
+    flushed = 0
+    commits = 0
+    for event in EVENTS:
+        if event[0] == "flushed" and event[1] == out:
+            flushed += event[2]
+        elif event[0] == "commit":
+            commits += 1
+            assert sum(event[1].values()) <= flushed, "offsets committed for records not yet flushed"
+    assert commits >= 4  # 2500 records in bundles of at most 600
+    assert flushed == 2500
+    assert len({r.key for r in kafka.read_all(out)}) == 2500
+    assert kafka.committed(group, topic) == ends
+
+
+@pytest.mark.kafka
+def test_element_timestamps_are_kafka_timestamps_across_topics(kafka, kafka_names):
+    from kafka import KafkaProducer
+
+    first, second = kafka.create_topic(kafka_names("a"), partitions=2), kafka.create_topic(kafka_names("b"))
+    old = 946_684_800_000  # 2000-01-01: a producer-set CreateTime, far from now
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+    for n in range(10):
+        producer.send(first if n % 2 else second, value=b"x%d" % n, timestamp_ms=old + n * 1000)
+    producer.flush()
+    producer.close()
+    stops = tuple((t, p, o) for topic in (first, second) for (t, p), o in sorted(kafka.end_offsets(topic).items()))
+    config = KafkaSourceConfig(kafka.connection, (first, second), kafka_names("group"), stop_offsets=stops)
+    with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as root:
+        stamped = (root | ReadFromKafka(config)
+                   | beam.Map(lambda m, ts=beam.DoFn.TimestampParam: (m.payload, ts.micros // 1000,
+                                                                        round(m.ingest_time * 1000))))
+        assert_that(stamped, equal_to([(b"x%d" % n, old + n * 1000, old + n * 1000) for n in range(10)]))
