@@ -10,6 +10,7 @@ can block a partition.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 import apache_beam as beam
@@ -145,10 +146,19 @@ class _ProduceFn(beam.DoFn):
     def finish_bundle(self):
         if not self._pending:
             return
-        self._producer.flush(timeout=self._config.flush_timeout_seconds)
+        deadline = time.monotonic() + self._config.flush_timeout_seconds
+        try:
+            self._producer.flush(timeout=self._config.flush_timeout_seconds)
+        except Exception as err:  # kafka-python may raise here after splitting a refused batch
+            _LOGGER.debug("producer flush raised %r; waiting for each send", err)
         pending, self._pending = self._pending, []
         failures = []
         for future, element, value, timestamp, window in pending:
+            if not future.is_done:
+                try:
+                    future.get(timeout=max(0.0, deadline - time.monotonic()))
+                except Exception:  # the outcome is read from the future below
+                    pass
             if not future.is_done:
                 failures.append(f"not acknowledged within {self._config.flush_timeout_seconds} s")
                 continue
