@@ -304,3 +304,16 @@ def test_a_doc_without_a_parse_has_no_events():
     import spacy
 
     assert extract_events(spacy.blank("en")("According to police, the suspect fled."), [], ANCHOR) == []
+
+
+def test_light_verb_and_noun_share_time_and_place(nlp):
+    text = "The two leaders held talks in Minsk on Monday."
+    events = events_of(nlp, text, [timex(text, "Monday", "2024-03-04")])
+    held, talks = event(events, "held"), event(events, "talks")
+    assert held["time"] == talks["time"] == {"value": "2024-03-04", "source": "timex"}
+    assert text_of(held["location"]) == text_of(talks["location"]) == "Minsk"
+
+
+def test_place_modifying_the_object_locates_the_event(nlp):
+    e = event(events_of(nlp, "The company opened a factory in Texas."), "opened")
+    assert text_of(e["location"]) == "Texas"

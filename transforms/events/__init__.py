@@ -26,6 +26,7 @@ from transforms.events.context import (
     published_date,
     quoted_ranges,
     reported,
+    share_with_light_verbs,
 )
 from transforms.events.roles import participant, roles, span_dict
 
@@ -52,6 +53,7 @@ def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
     text = doc.text  # Doc.text joins every token on each access: read it once
     times = attach_timexes(doc, len(text), timexes, trigger_ids)
     places = attach_locations(doc, trigger_ids)
+    share_with_light_verbs(triggers, trigger_ids, times, places)
     published = published_date(anchor)
     quoted = quoted_ranges(text)
     according = according_to(doc, text)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from transforms.event_types import REPORTING_VERBS, event_type
+from transforms.event_types import LIGHT_VERBS, REPORTING_VERBS, event_type
 from transforms.events.roles import first_child
 
-__all__ = ["attach_timexes", "attach_locations", "published_date", "negated", "modality", "reported",
+__all__ = ["attach_timexes", "attach_locations", "share_with_light_verbs", "published_date", "negated", "modality", "reported",
            "according_to", "quoted_ranges", "event_type_of"]
 
 _LOCATIVE_PREPS = frozenset({"in", "at", "near", "outside", "inside", "across", "throughout", "within", "around"})
 _LOCATION_LABELS = frozenset({"GPE", "LOC", "FAC"})
+_LOCATED_ARGUMENTS = frozenset({"nsubj", "nsubjpass", "dobj"})
 # Only a point or a stretch of the calendar dates an event; durations ("for three weeks") and sets do not.
 _ANCHORING_TIMEX_TYPES = frozenset({"DATE", "TIME"})
 _OPEN_QUOTES = {'"': '"', "\u201c": "\u201d"}
@@ -55,16 +56,34 @@ def attach_timexes(doc, text_length: int, timexes, trigger_ids) -> dict:
 
 
 def attach_locations(doc, trigger_ids) -> dict:
+    """trigger index -> the first GPE/LOC/FAC in a locative phrase on the trigger or on its subject or object."""
     attached = {}
     for ent in doc.ents:
         if ent.label_ not in _LOCATION_LABELS:
             continue
         root = ent.root
-        if root.dep_ == "pobj" and root.head.lower_ in _LOCATIVE_PREPS:
-            trigger = _governing_trigger(root.head, trigger_ids)
-            if trigger is not None and root.head.head.i == trigger.i and trigger.i not in attached:
-                attached[trigger.i] = {"text": ent.text, "start": ent.start_char, "end": ent.end_char}
+        if root.dep_ != "pobj" or root.head.lower_ not in _LOCATIVE_PREPS:
+            continue
+        holder = root.head.head  # what the locative phrase modifies
+        if holder.i not in trigger_ids and holder.dep_ in _LOCATED_ARGUMENTS:
+            holder = holder.head  # "opened a factory in Texas", "police in Paris arrested"
+        if holder.i in trigger_ids and holder.i not in attached:
+            attached[holder.i] = {"text": ent.text, "start": ent.start_char, "end": ent.end_char}
     return attached
+
+
+def share_with_light_verbs(triggers, trigger_ids, times: dict, places: dict) -> None:
+    """A light verb and its eventive object are one event: each takes the other's time and place when it has none."""
+    for token in triggers:
+        if token.dep_ != "dobj" or token.pos_ != "NOUN" or token.head.i not in trigger_ids:
+            continue
+        if token.head.lemma_.lower() not in LIGHT_VERBS:
+            continue
+        for found in (times, places):
+            if token.i in found and token.head.i not in found:
+                found[token.head.i] = found[token.i]
+            elif token.head.i in found and token.i not in found:
+                found[token.i] = found[token.head.i]
 
 
 def published_date(anchor) -> str | None:
