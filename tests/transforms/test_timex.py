@@ -188,6 +188,41 @@ def test_not_time_expressions(nlp, text):
 # ---------------------------------------------------------------- contract
 
 
+def test_windowed_search_finds_what_a_full_search_finds(nlp):
+    from transforms.timex import _candidates
+    from transforms.timex.grammar import RULES
+    from transforms.timex.lexicon import Context
+
+    text = ("On Monday, August 17, 2020 at 10:00 GMT the 26-year-old said that in the very beginning of the year, "
+            "for almost two and a half years, every week, now and then, prices rose from 2009 to 2011; in mid-2011, "
+            "the 1990s, Q3 2021, fiscal 2020, the following year, 7/8/07, next summer, Christmas and yesterday.")
+    doc = nlp(text)
+    ctx = Context(text=text, doc=doc, anchor=datetime(2020, 8, 18).date(), offset_minutes=None,
+                  direction=lambda s, e: "unknown")
+    windowed = {(c.start, c.end, c.value) for c in _candidates(ctx)}
+    full = set()
+    for _, pattern, rule in RULES:
+        for match in pattern.finditer(text):
+            c = rule(match, ctx)
+            if c is not None:
+                full.add((c.start, c.end, c.value))
+    assert windowed == full
+
+
+def test_records_match_the_output_schema(nlp):
+    import json
+    from pathlib import Path
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).parents[2] / "transforms/schema/enriched-article.v1.json").read_text())
+    item = dict(schema["properties"]["timexes"]["items"], **{"$defs": schema["$defs"]})
+    text = "In the 10th century, on 11 December 2009 at 18:00 UTC, for two years, every week, now."
+    found = _timexes(nlp, "2020-08-18", text)
+    assert len(found) == 6
+    for t in found:
+        jsonschema.validate(t, item)
+
+
 def test_output_contract(nlp):
     text = ("On Monday, August 17, 2020 at 10:00 GMT, the 26-year-old said that for two years, every week, "
             "now and then, prices rose from 2009 to 2011.")

@@ -141,7 +141,13 @@ def to_utc_interval(resolved: Resolved, offset_minutes: int | None) -> dict | No
         end = (resolved.end - shift).replace(tzinfo=timezone.utc)
     except OverflowError:
         return None
-    return {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {"start": _iso_z(start), "end": _iso_z(end)}
+
+
+def _iso_z(moment: datetime) -> str:
+    # strftime("%Y") does not pad years before 1000 on every platform
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+            f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
 
 
 def duration_value(amount: float | None, unit: str) -> str:
