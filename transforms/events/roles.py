@@ -22,6 +22,7 @@ _OBJECT_CONTROL = frozenset({"ask", "allow", "urge", "persuade", "force", "order
 _NOUN_TARGET_PREPS = frozenset({"of", "for", "against", "on", "over", "into"})
 _NOUN_ACTOR_PREPS = frozenset({"by", "between", "among"})
 _TIME_ENTITY_LABELS = frozenset({"DATE", "TIME"})
+_MANNER_PREPS = frozenset({"in", "with", "through", "via"})
 
 
 def roles(token, trigger_ids):
@@ -157,9 +158,16 @@ def _noun_roles(token):
                 actor = _phrase(pobj)
             elif prep in _NOUN_TARGET_PREPS and target is None:
                 target = _phrase(pobj)
-    if actor is None and token.dep_ == "dobj" and token.head.pos_ == "VERB":
-        # light verbs and their kin: "Boeing held talks", "the airline signed an agreement"
-        head = token.head
+    head = token.head
+    if actor is None and token.dep_ == "pobj" and head.lower_ in _MANNER_PREPS and head.head.pos_ == "VERB":
+        # "Boeing challenged the award in a formal protest", "X said in a statement"
+        verb = head.head
+        if not _is_passive(verb):
+            subject = first_child(verb, ("nsubj",))
+            if subject is not None:
+                actor = _phrase(subject)
+    if actor is None and token.dep_ == "dobj" and head.pos_ == "VERB":
+        # light verbs: "Boeing held talks", "the airline took delivery"
         if head.lemma_.lower() in LIGHT_VERBS:
             subject = first_child(head, ("nsubj",))
             if subject is not None:
