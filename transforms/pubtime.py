@@ -57,7 +57,7 @@ ZONE_ABBREVIATIONS: dict[str, int | str] = {
     # regions: the offset follows daylight saving on the local date
     "ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver",
     "PT": "America/Los_Angeles", "AKT": "America/Anchorage", "AET": "Australia/Sydney",
-    "UK": "Europe/London", "CEZ": "Europe/Berlin",
+    "UK": "Europe/London",
 }
 
 _MONTHS = {

@@ -262,21 +262,25 @@ def fiscal_rule(m: re.Match, ctx: Context) -> Candidate | None:
     return date_candidate(m, ctx, cal.fiscal(year_num))
 
 
+_SEASON_BEFORE = {"in", "during", "by", "until", "since", "over", "through", "throughout"}
+
+
 def season_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"summer 2011", "the fall of 2011", "in (the) summer"; a bare season needs a preposition, and
+    "fall" needs a year (it is mostly a verb)."""
     code = SEASONS[m["season"].lower()]
     if m["year"]:
         return date_candidate(m, ctx, cal.season(int(m["year"]), code))
-    before = [w.lower() for w in words_before(ctx, m.start())]
-    if m["season"].lower() == "fall" or not before or before[-1] not in ("in", "during", "by", "until", "since", "this", "over"):
+    before = [w.lower() for w in words_before(ctx, m.start(), 2)]
+    if before and before[-1] == "the":
+        before = before[:-1]
+    if m["season"].lower() == "fall" or not before or before[-1] not in _SEASON_BEFORE:
         return None
-    if m["mod"] or (before and before[-1] in ("in", "during", "by", "until", "since", "this", "over")):
-        first, last = SEASON_MONTHS[code]
-        direction = direction_of(ctx, m)
-        y = ctx.anchor.year
-        if direction == PAST and ctx.anchor.month < first:
-            y -= 1
-        return date_candidate(m, ctx, cal.season(y, code))
-    return None
+    first, _ = SEASON_MONTHS[code]
+    y = ctx.anchor.year
+    if direction_of(ctx, m) == PAST and ctx.anchor.month < first:
+        y -= 1
+    return date_candidate(m, ctx, cal.season(y, code))
 
 
 _HOLIDAYS = {"christmas": (12, 25), "christmas day": (12, 25), "christmas eve": (12, 24),
