@@ -317,3 +317,8 @@ def test_light_verb_and_noun_share_time_and_place(nlp):
 def test_place_modifying_the_object_locates_the_event(nlp):
     e = event(events_of(nlp, "The company opened a factory in Texas."), "opened")
     assert text_of(e["location"]) == "Texas"
+
+
+def test_call_is_a_request_only_when_it_calls_for_something(nlp):
+    assert event(events_of(nlp, "The opposition called for new elections."), "called")["type"] == "REQUEST"
+    assert event(events_of(nlp, "The opposition called it a rigged election."), "called")["type"] == "OTHER"

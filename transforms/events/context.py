@@ -169,7 +169,10 @@ def quoted_ranges(text: str) -> list[tuple[int, int]]:
 
 
 def event_type_of(token, negated: bool) -> str:
-    kind = event_type(token.lemma_.lower(), negated=negated)
+    lemma = token.lemma_.lower()
+    if lemma == "call" and not any(c.dep_ == "prep" and c.lower_ in ("for", "on", "upon") for c in token.children):
+        return "OTHER"  # "called for a rerun" is REQUEST; "called it a rigged election", "a phone call" are not
+    kind = event_type(lemma, negated=negated)
     if kind == "OTHER" and token.pos_ == "VERB":
         obj = first_child(token, ("dobj",))
         if obj is not None and obj.pos_ == "NOUN":
