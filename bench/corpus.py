@@ -1,0 +1,206 @@
+"""Benchmark corpora from real text: 600 unique ~230-word articles, and a variant with 40% copies.
+
+    python bench/corpus.py unique --out /tmp/bench/unique600.jsonl
+    python bench/corpus.py dup40 --out /tmp/bench/dup40.jsonl
+    python bench/corpus.py short --count 100000 --out /tmp/bench/short.jsonl   # for memory soaks
+
+The 60 Wikinews seeds (seeds/wikinews/, CC BY 2.5) hold ~17,000 words, so 600 articles of ~230 words
+must reuse every sentence about eight times. An article here is two runs of whole, consecutive sentences
+(~115 words each) from two different seed articles, joined as two paragraphs. A candidate is kept only
+if it shares little text with every article kept before it (word 5-gram Jaccard and containment below
+the limits printed by ``--stats``), so no two articles are duplicates by any reasonable measure; the
+replay must mark 0 of them as copies (bench/throughput.py checks that).
+
+The ``dup40`` variant keeps 360 of those articles as originals and adds 240 copies of distinct
+originals, each placed after its original: exact copies under a new id, re-headlined copies, copies
+with a dateline prefix ("LONDON (Wikinews) -- ") and copies with a copyright footer, a quarter each.
+
+Everything is deterministic (fixed seed): the same command writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["load_seeds", "split_sentences", "unique_articles", "with_copies", "short_articles"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+_DEFAULT_SEEDS = _ROOT / "seeds" / "wikinews"
+_SEED = 20260510
+_TARGET_WORDS = 237
+_MAX_JACCARD = 0.2
+_MAX_CONTAINMENT = 0.4
+_SHINGLE = 5
+_PARTS = 3
+
+# A sentence ends at . ! or ? (optionally followed by a closing quote or bracket) before a space and
+# an upper-case letter, digit or opening quote. Abbreviations like "U.S. Air Force" may split early;
+# that only makes a run start mid-thought, never breaks a word.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
+_DATELINES = ("LONDON (Wikinews) -- ", "WASHINGTON (Wikinews) -- ", "PARIS (Wikinews) -- ",
+              "SEATTLE (Wikinews) -- ", "CUPERTINO, California (Wikinews) -- ", "TOULOUSE, France (Wikinews) -- ")
+_FOOTER = ("\n\nThis story was first published on Wikinews under the Creative Commons Attribution 2.5 "
+           "licence. Republished by the news-ingest benchmark wire; all rights of the authors reserved.")
+_HEADLINE_PREFIXES = ("UPDATE: ", "Report: ", "Analysis: ", "Breaking: ")
+
+
+def load_seeds(folder: Path = _DEFAULT_SEEDS) -> list[dict]:
+    seeds = []
+    for path in sorted(folder.rglob("*.json")):
+        seeds.append(json.loads(path.read_text("utf-8")))
+    if not seeds:
+        raise SystemExit(f"no seed articles under {folder}")
+    return seeds
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _shingles(text: str) -> set:
+    words = text.lower().split()
+    return {" ".join(words[i:i + _SHINGLE]) for i in range(max(1, len(words) - _SHINGLE + 1))}
+
+
+def _run(sentences: list[str], start: int, words: int) -> str:
+    """Consecutive sentences from ``start``, stopping at the sentence end nearest to ``words`` words."""
+    taken, count = [], 0
+    for sentence in sentences[start:]:
+        length = len(sentence.split())
+        if taken and count + length - words > words - count:
+            break  # stopping here is closer to the target than taking one more sentence
+        taken.append(sentence)
+        count += length
+    return " ".join(taken)
+
+
+def unique_articles(seeds: list[dict], count: int = 600, target_words: int = _TARGET_WORDS,
+                    seed: int = _SEED) -> tuple[list[dict], dict]:
+    """``count`` distinct articles; returns them and statistics of their pairwise overlap."""
+    rng = random.Random(seed)
+    split = [split_sentences(s["text"]) for s in seeds]
+    articles: list[dict] = []
+    sizes: list[int] = []
+    index_of: dict[str, list[int]] = {}  # shingle -> articles kept that hold it
+    attempts = 0
+    worst_jaccard = worst_containment = 0.0
+    part_words = target_words // _PARTS
+    while len(articles) < count:
+        attempts += 1
+        if attempts > count * 500:
+            raise SystemExit(f"could only build {len(articles)} distinct articles from these seeds")
+        sources = rng.sample(range(len(seeds)), _PARTS)
+        parts = []
+        for source in sources:
+            sentences = split[source]
+            # Start anywhere that still leaves a whole part's worth of text.
+            last_start = len(sentences) - 1
+            while last_start > 0 and len(" ".join(sentences[last_start:]).split()) < part_words:
+                last_start -= 1
+            parts.append(_run(sentences, rng.randint(0, max(0, last_start)), part_words))
+        text = "\n\n".join(parts)
+        words = len(text.split())
+        if not target_words * 0.85 <= words <= target_words * 1.2:
+            continue
+        shingles = _shingles(text)
+        common = Counter(other for shingle in shingles for other in index_of.get(shingle, ()))
+        jaccard = max((n / (len(shingles) + sizes[o] - n) for o, n in common.items()), default=0.0)
+        containment = max((n / min(len(shingles), sizes[o]) for o, n in common.items()), default=0.0)
+        if jaccard > _MAX_JACCARD or containment > _MAX_CONTAINMENT:
+            continue
+        worst_jaccard, worst_containment = max(worst_jaccard, jaccard), max(worst_containment, containment)
+        for shingle in shingles:
+            index_of.setdefault(shingle, []).append(len(articles))
+        sizes.append(len(shingles))
+        lead = seeds[sources[0]]
+        articles.append({
+            "id": f"bench-{len(articles):04d}",
+            "title": lead["title"],
+            "text": text,
+            "published_at": lead["published_at"],
+            "source": lead.get("source") or "Wikinews",
+        })
+    word_counts = [len(a["text"].split()) for a in articles]
+    stats = {"articles": len(articles), "words": sum(word_counts), "mean_words": round(sum(word_counts) / len(articles), 1),
+             "min_words": min(word_counts), "max_words": max(word_counts), "attempts": attempts,
+             "max_pairwise_jaccard": round(worst_jaccard, 3), "max_pairwise_containment": round(worst_containment, 3),
+             "shingle_words": _SHINGLE, "parts": _PARTS}
+    return articles, stats
+
+
+def with_copies(originals: list[dict], copies: int, seed: int = _SEED) -> list[dict]:
+    """Originals plus ``copies`` copies of distinct originals, each copy somewhere after its original."""
+    if copies > len(originals):
+        raise ValueError("at most one copy per original")
+    rng = random.Random(seed + 1)
+    copied = rng.sample(range(len(originals)), copies)
+    stream: list[dict] = [dict(a) for a in originals]
+    for number, index in enumerate(copied):
+        original = originals[index]
+        kind = ("exact", "reheadline", "dateline", "footer")[number % 4]
+        copy = dict(original, id=f"copy-{number:04d}-{kind}-of-{original['id']}")
+        if kind == "reheadline":
+            copy["title"] = _HEADLINE_PREFIXES[number % len(_HEADLINE_PREFIXES)] + original["title"]
+        elif kind == "dateline":
+            copy["text"] = _DATELINES[number % len(_DATELINES)] + original["text"]
+        elif kind == "footer":
+            copy["text"] = original["text"] + _FOOTER
+        position = next(i for i, a in enumerate(stream) if a["id"] == original["id"])
+        stream.insert(rng.randint(position + 1, len(stream)), copy)
+    return stream
+
+
+def short_articles(seeds: list[dict], count: int, seed: int = _SEED) -> list[dict]:
+    """Many short (1-3 sentence) distinct articles with ever-new ids and numbers, for memory soaks."""
+    rng = random.Random(seed + 2)
+    sentences = [s for seed_article in seeds for s in split_sentences(seed_article["text"])]
+    out = []
+    for number in range(count):
+        start = rng.randrange(len(sentences))
+        text = " ".join(sentences[start:start + rng.randint(1, 3)])
+        # A unique trailing sentence keeps every text (and its dedup key) distinct, with a new number each time.
+        text += f" The report number {number} was filed by desk {rng.randint(1, 10**6)}."
+        out.append({"id": f"short-{number:06d}", "title": f"Short {number}", "text": text,
+                    "published_at": seeds[start % len(seeds)]["published_at"], "source": "Wikinews"})
+    return out
+
+
+def write_jsonl(articles: list[dict], path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for article in articles:
+            handle.write(json.dumps(article, ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["unique", "dup40", "short"])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--count", type=int, default=600, help="articles in all (default 600)")
+    parser.add_argument("--seeds", default=str(_DEFAULT_SEEDS))
+    parser.add_argument("--stats", action="store_true", help="print overlap statistics to stderr")
+    args = parser.parse_args(argv)
+    seeds = load_seeds(Path(args.seeds))
+    if args.kind == "short":
+        articles, stats = short_articles(seeds, args.count), {"articles": args.count}
+    elif args.kind == "unique":
+        articles, stats = unique_articles(seeds, args.count)
+    else:
+        copies = round(args.count * 0.4)
+        originals, stats = unique_articles(seeds, args.count - copies)
+        articles = with_copies(originals, copies)
+        stats = dict(stats, copies=copies, total=len(articles))
+    write_jsonl(articles, args.out)
+    if args.stats:
+        print(json.dumps(stats), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
