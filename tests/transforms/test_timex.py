@@ -158,6 +158,16 @@ def test_durations(nlp):
         ("decades-long", "DURATION", "PXY"), ("two years", "DURATION", "P2Y")]
 
 
+def test_numbers_with_thousands_separators(nlp):
+    assert _values(nlp, "2020-08-17", "The 1,500-year-old temple stood for 1,500 years.") == [
+        ("1,500-year-old", "DURATION", "P1500Y"), ("1,500 years", "DURATION", "P1500Y")]
+
+
+def test_the_weekend_follows_tense(nlp):
+    text = "Protesters gathered over the weekend. Talks will continue over the weekend."
+    assert [v for _, _, v in _values(nlp, "2020-08-17", text)] == ["2020-W33-WE", "2020-W34-WE"]
+
+
 def test_sets(nlp):
     text = "The board meets every Monday, the tankers refuel 15 a year, and the annual meeting is daily news."
     assert [(t, v) for t, ty, v in _values(nlp, "2011-10-06", text) if ty == "SET"] == [

@@ -28,6 +28,25 @@ from transforms.timex.lexicon import (
 )
 from transforms.timex.tense import FUTURE, PAST, UNKNOWN
 
+__all__ = [
+    "date_candidate",
+    "month_day_year_rule",
+    "month_year_rule",
+    "bare_month_rule",
+    "numeric_date_rule",
+    "year_rule",
+    "decade_rule",
+    "century_rule",
+    "weekday_rule",
+    "relative_day_rule",
+    "relative_unit_rule",
+    "shifted",
+    "quarter_rule",
+    "fiscal_rule",
+    "season_rule",
+    "holiday_rule",
+]
+
 # ---------------------------------------------------------------- rules
 # Each rule: (name, compiled regex, function(match, ctx) -> Candidate | None). Where rules overlap,
 # the longest candidate wins, then the lower priority number.
@@ -174,6 +193,10 @@ def relative_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
     if unit.endswith("quarter"):
         unit = "quarter"
     has_the = bool(m["the"])
+    if not rel and has_the and unit == "weekend" and not (m["mod"] or m["edge"]):
+        # "over the weekend": the weekend before the anchor in the past tense, else the coming one
+        back = ctx.anchor.weekday() < 5 and direction_of(ctx, m) == PAST
+        return date_candidate(m, ctx, cal.weekend(ctx.anchor - timedelta(days=7 if back else 0)))
     if not rel:
         if not (m["mod"] or m["edge"]):
             return None

@@ -55,7 +55,7 @@ from transforms.timex.quantities import (
     vague_duration_rule,
 )
 
-__all__ = ["RULES"]
+__all__ = ["RULES", "WORD", "WORD_TRIGGERS", "PATTERN_TRIGGERS", "WINDOW_BEFORE", "WINDOW_AFTER"]
 
 
 def _compile(pattern: str) -> re.Pattern:
@@ -107,7 +107,7 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
         r"|(?P<h2>1[0-2]|0?[1-9])(?:\.(?P<min2>[0-5]\d))?\s*(?P<ampm2>[ap]\.m\.|[ap]m\b|[AP]M\b)"
         r"|(?P<noon>(?i:noon|midnight))|(?P<hhmm>[01]\d[0-5]\d|2[0-3][0-5]\d)(?=\s+(?:GMT|UTC)))"
         r"(?:\s*\(?" + ZONE + r"(?:\s*(?P<sign>[+-])\s*(?P<zh>\d{1,2})(?::?(?P<zm>\d{2}))?)?\b\)?)?"), None),
-    ("age", _compile(r"(?i:\b(?P<quant>\d+|" + NUMWORD + r"(?:-" + NUMWORD + r")?)[\s-]" + UNIT + r"[\s-]old\b)"), age_rule),
+    ("age", _compile(r"(?i:\b(?P<quant>(?<![\d,.])(?:\d{1,3}(?:,\d{3})+|\d+)|" + NUMWORD + r"(?:-" + NUMWORD + r")?)[\s-]" + UNIT + r"[\s-]old\b)"), age_rule),
     ("duration", _compile(
         r"(?i:\b(?P<approx>(?:almost|nearly|about|around|approximately|roughly|some)\s+)?"
         r"(?P<edge>the\s+(?:first|last|past|next|previous|coming|following|final)\s+)?" + QUANT + r"[\s-]+" + UNIT

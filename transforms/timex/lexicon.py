@@ -12,6 +12,46 @@ from transforms.pubtime import ZONE_ABBREVIATIONS
 from transforms.timex import calendar as cal
 from transforms.timex.tense import FUTURE, PAST
 
+__all__ = [
+    "Context",
+    "Candidate",
+    "number_value",
+    "unit_name",
+    "words_before",
+    "safe_date",
+    "pick_date",
+    "month_year_for",
+    "weekday_date",
+    "shift_of",
+    "direction_of",
+    "MONTHS",
+    "MONTH_NUMBER",
+    "WEEKDAYS",
+    "WEEKDAY_NUMBER",
+    "NUMBER_WORDS",
+    "VAGUE",
+    "ORDINALS",
+    "CENTURY_WORDS",
+    "SEASONS",
+    "SEASON_MONTHS",
+    "PARTS_OF_DAY",
+    "UNIT_NAMES",
+    "ZONES",
+    "MONTH",
+    "MONTH_ABBR",
+    "WEEKDAY",
+    "DAYNUM",
+    "YEAR",
+    "MOD",
+    "NUMWORD",
+    "QUANT",
+    "UNIT",
+    "REL",
+    "ZONE",
+    "AMPM",
+    "NOT_AFTER_DIGIT",
+]
+
 @dataclass
 class Context:
     """What the rules may read: the text, the parsed Doc (for tense), the local anchor date."""
@@ -78,7 +118,7 @@ YEAR = r"(?P<year>(?:19|20)\d\d)(?![\d%])"
 MOD = r"(?P<mod>(?i:(?:early|late|mid|the\s+(?:very\s+)?(?:beginning|start|end|middle|rest|close)\s+of)[\s-]+))"
 NUMWORD = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen"
             r"|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)")
-QUANT = (r"(?P<quant>\d+(?:\.\d+)?|" + NUMWORD + r"(?:[\s-]" + NUMWORD + r")?(?:\s+and\s+a\s+half)?"
+QUANT = (r"(?P<quant>(?<![\d,.])\d{1,3}(?:,\d{3})+|(?<![\d,.])\d+(?:\.\d+)?|" + NUMWORD + r"(?:[\s-]" + NUMWORD + r")?(?:\s+and\s+a\s+half)?"
           r"|a\s+(?:couple\s+of|few|dozen|half)|half\s+an?|several|many|few|some|a\s+number\s+of|numerous|an?)")
 UNIT = r"(?P<unit>seconds?|minutes?|hours?|days?|weeks?|fortnights?|months?|years?|decades?|centur(?:y|ies))"
 REL = r"(?P<rel>this|last|next|coming|previous|past|current|following|upcoming)"
@@ -99,7 +139,7 @@ def number_value(text: str) -> float | None:
     if text.endswith(" and a half"):
         text, half = text[: -len(" and a half")], 0.5
     try:
-        return float(text) + half
+        return float(text.replace(",", "")) + half
     except ValueError:
         pass
     if text in NUMBER_WORDS:

@@ -20,6 +20,17 @@ from transforms.timex.lexicon import (
     words_before,
 )
 
+__all__ = [
+    "time_rule",
+    "duration_rule",
+    "age_rule",
+    "vague_duration_rule",
+    "long_adjective_rule",
+    "set_word_rule",
+    "set_every_rule",
+    "ref_rule",
+]
+
 def time_rule(m: re.Match, ctx: Context) -> Candidate | None:
     ampm = (m["ampm"] or "").lower().replace(".", "")
     if m["noon"]:
