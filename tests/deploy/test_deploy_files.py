@@ -4,6 +4,7 @@ They must parse, agree with each other (ports, variable names, paths, versions),
 with the README's commands, and start the entry point that the venv has.
 """
 
+import fnmatch
 import json
 import os
 import re
@@ -303,6 +304,10 @@ def test_prometheus_scrapes_the_pipeline_service():
     port = compose()["services"]["news-ingest"]["environment"]["METRICS_PORT"]
     targets = [t for job in config["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]]
     assert f"news-ingest:{port}" in targets, f"prometheus.yml scrapes {targets}, compose serves news-ingest:{port}"
+    mounted = [v.split(":")[1] for v in compose()["services"]["prometheus"]["volumes"] if v.startswith("./")]
+    assert "/etc/prometheus/prometheus.yml" in mounted
+    for pattern in config.get("rule_files", []):
+        assert any(fnmatch.fnmatch(m, pattern) for m in mounted), f"no rule file mounted for {pattern}"
 
 
 def test_grafana_provider_reads_the_mounted_dashboards():
