@@ -61,6 +61,9 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_RECORDS_PER_BUNDLE = 10_000
 DEFAULT_MAX_BUNDLE_SECONDS = 5.0
+# While records are buffered, poll without waiting every this many records, so that the consumer's
+# next fetch overlaps with the pipeline's work instead of starting when the buffer runs dry.
+_TOP_UP_EVERY = 100
 
 
 class ReadFromKafka(PTransform):
@@ -318,6 +321,7 @@ class _KafkaReader(UnboundedReader):
         self._current = None
         self._current_ts = None
         self._finished = False
+        self._since_top_up = 0
 
     # -- UnboundedReader -----------------------------------------------------------------------
 
@@ -359,8 +363,14 @@ class _KafkaReader(UnboundedReader):
             _LOGGER.info("Kafka reader for group %s stops on request", self._config.group_id)
             self._finish()
             return False
-        if not self._buffer and not self._fill():
-            return False
+        if not self._buffer:
+            if not self._fill(self._config.poll_timeout_ms):
+                return False
+        else:
+            self._since_top_up += 1
+            if self._since_top_up >= _TOP_UP_EVERY and len(self._buffer) < self._config.max_poll_records:
+                # Let the consumer send its next fetches while the pipeline works through the buffer.
+                self._fill(0)
         tp, record = self._buffer.popleft()
         self._buffered[tp] -= 1
         self._next[tp] = record.offset + 1
@@ -398,13 +408,13 @@ class _KafkaReader(UnboundedReader):
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _fill(self) -> bool:
+    def _fill(self, timeout_ms: int) -> bool:
         """Poll once; True when the buffer holds a record to emit."""
+        self._since_top_up = 0
         if self._stop_at is not None and self._all_done():
             self._finish()
             return False
-        polled = self._consumer.poll(timeout_ms=self._config.poll_timeout_ms,
-                                     max_records=self._config.max_poll_records)
+        polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._config.max_poll_records)
         batch_minimum = []
         for tp, records in polled.items():
             stop = self._stop_at.get((tp.topic, tp.partition)) if self._stop_at is not None else None
