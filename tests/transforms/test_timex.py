@@ -135,6 +135,20 @@ def test_numeric_dates_follow_the_regional_order(nlp):
     assert indian[0]["value"] == "2020-08-10"
 
 
+def test_years_before_nouns_and_possessives(nlp):
+    text = "Apple's 2008 results beat 2007's, and 2000 employees left."
+    assert _values(nlp, "2009-01-20", text) == [("2008", "DATE", "2008"), ("2007", "DATE", "2007")]
+
+
+def test_dotted_dates_are_day_first_and_late_weekdays(nlp):
+    assert _values(nlp, "2020-08-18", "The vote was on 17.08.2020. Shares fell late Friday.") == [
+        ("17.08.2020", "DATE", "2020-08-17"), ("late Friday", "DATE", "2020-08-14")]
+
+
+def test_weekday_inside_a_name_is_not_a_date(nlp):
+    assert _timexes(nlp, "2020-08-18", "The Sunday Times reported the story.") == []
+
+
 def test_decades_centuries_holidays(nlp):
     text = "Music of the 1990s and the late 1980's shaped the 20th century. Stores were busy at Christmas."
     assert [v for _, _, v in _values(nlp, "2011-10-06", text)] == ["199", "198", "19", "2010-12-25"]

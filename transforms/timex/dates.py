@@ -88,6 +88,8 @@ _BARE_MONTH_AFTER_PHRASE = {"early as", "late as", "soon as", "until early", "un
 
 def bare_month_rule(m: re.Match, ctx: Context) -> Candidate | None:
     month = MONTH_NUMBER[m["month"].lower()]
+    if _inside_name(ctx, m.start("month"), m.end("month")):
+        return None
     rel = (m["rel"] or "").lower()
     before = [w.lower() for w in words_before(ctx, m.start())]
     if not rel and not m["mod"]:
@@ -111,6 +113,9 @@ def numeric_date_rule(m: re.Match, ctx: Context) -> Candidate | None:
     if m["iso"]:
         d = safe_date(int(m["y1"]), int(m["m1"]), int(m["d1"]))
         return date_candidate(m, ctx, cal.day(d) if d else None)
+    if m["y3"]:  # 17.08.2020: dotted dates are day first
+        d = safe_date(int(m["y3"]), int(m["b3"]), int(m["a3"]))
+        return date_candidate(m, ctx, cal.day(d) if d else None)
     a, b, y = int(m["a"]), int(m["b"]), m["y2"]
     year_num = int(y)
     if len(y) == 2:
@@ -121,6 +126,15 @@ def numeric_date_rule(m: re.Match, ctx: Context) -> Candidate | None:
     return date_candidate(m, ctx, cal.day(d) if d else None)
 
 
+_COUNTED_NOUNS = {
+    "people", "persons", "employees", "workers", "jobs", "staff", "troops", "soldiers", "police", "officers",
+    "passengers", "students", "residents", "members", "units", "planes", "aircraft", "jets", "cars", "vehicles",
+    "homes", "houses", "deaths", "cases", "votes", "shares", "points", "feet", "ft", "metres", "meters", "km",
+    "kilometres", "kilometers", "miles", "tons", "tonnes", "barrels", "dollars", "euros", "pounds", "rupees",
+    "yen", "calories", "words", "pages", "copies", "seats", "rooms", "beds", "signatures", "complaints",
+}
+
+
 def year_rule(m: re.Match, ctx: Context) -> Candidate | None:
     y = int(m["year"])
     before = words_before(ctx, m.start(), 2)
@@ -129,14 +143,9 @@ def year_rule(m: re.Match, ctx: Context) -> Candidate | None:
     after = ctx.text[m.end(): m.end() + 12]
     if re.match(r"\s*(?:%|per\s*cent|percent|[-–]\d|\.\d)", after):
         return None
-    if not m["mod"] and ctx.doc is not None:
-        span = ctx.doc.char_span(m.start("year"), m.end("year"))
-        if span is not None and len(span) == 1:
-            token = span[0]
-            if token.dep_ == "nummod" and token.head.tag_ == "NNS":
-                return None  # "2000 employees"
-            if token.like_num and token.head.lower_ in ("$", "us$", "€", "£"):
-                return None
+    following = re.match(r"\s+([a-z]+)", after)
+    if following and following.group(1) in _COUNTED_NOUNS:
+        return None  # "2000 employees": a count, not a year (news style writes counts of thousands with a comma)
     return date_candidate(m, ctx, cal.year(y))
 
 
@@ -158,9 +167,24 @@ def century_rule(m: re.Match, ctx: Context) -> Candidate | None:
     return Candidate(m.start(), m.end(), "DATE", resolved.value, resolved)
 
 
+_NAME_ENTITIES = {"ORG", "PERSON", "WORK_OF_ART", "PRODUCT", "FAC", "EVENT", "GPE", "NORP"}
+
+
+def _inside_name(ctx: Context, start: int, end: int) -> bool:
+    """"the Sunday Times", "August Busch": the word is part of a named entity that is not a date."""
+    if ctx.doc is None:
+        return False
+    span = ctx.doc.char_span(start, end, alignment_mode="expand")
+    return span is not None and any(token.ent_type_ in _NAME_ENTITIES for token in span)
+
+
 def weekday_rule(m: re.Match, ctx: Context) -> Candidate | None:
     wd = WEEKDAY_NUMBER[m["weekday"].lower()]
+    if _inside_name(ctx, m.start("weekday"), m.end("weekday")):
+        return None
     rel = (m["rel"] or "").lower() or None
+    if rel in ("early", "late"):
+        rel = None
     d = weekday_date(wd, ctx.anchor, direction_of(ctx, m) if rel is None else UNKNOWN, rel)
     if m["part"]:
         resolved = cal.part_of_day(d, PARTS_OF_DAY[m["part"].lower()])

@@ -73,14 +73,15 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
     ("bare_month", _compile(r"(?:" + MOD + r"|(?i:" + REL + r")\s+)?\b" + MONTH + r"\b(?!\s+\d)"), bare_month_rule),
     ("numeric_date", _compile(
         NOT_AFTER_DIGIT + r"\b(?:(?P<iso>(?P<y1>(?:19|20)\d\d)-(?P<m1>[01]\d)-(?P<d1>[0-3]\d))"
-        r"|(?P<a>[01]?\d|[23]\d)/(?P<b>[0-3]?\d)/(?P<y2>(?:19|20)\d\d|\d\d))\b(?![/\d])"), numeric_date_rule),
-    ("year", _compile(NOT_AFTER_DIGIT + r"(?:" + MOD + r")?(?<![\d,.$£€#/])\b" + YEAR + r"\b(?!\s*[-–]\s*\d)"
-                      + r"(?!'s\b)"), year_rule),
+        r"|(?P<a>[01]?\d|[23]\d)/(?P<b>[0-3]?\d)/(?P<y2>(?:19|20)\d\d|\d\d)"
+        r"|(?P<a3>[0-3]?\d)\.(?P<b3>[01]?\d)\.(?P<y3>(?:19|20)\d\d))\b(?![/.]?\d)"), numeric_date_rule),
+    ("year", _compile(NOT_AFTER_DIGIT + r"(?:" + MOD + r")?(?<![\d,.$£€#/])\b" + YEAR + r"\b(?!\s*[-–]\s*\d)"),
+     year_rule),
     ("decade", _compile(r"(?:(?i:the)\s+)?(?:(?i:early|late|mid)[\s-]+)?(?:(?P<century>19|20)(?P<digit>\d)0|'(?P<digit2>\d)0)['’]?s\b"),
      decade_rule),
     ("century", _compile(r"(?i:the\s+(?:(?P<num>\d{1,2})(?:st|nd|rd|th)|(?P<word>eighteenth|nineteenth|twentieth|twenty[\s-]first))\s+century)"),
      century_rule),
-    ("weekday", _compile(r"(?:(?i:" + REL + r")\s+)?\b" + WEEKDAY
+    ("weekday", _compile(r"(?:(?i:" + REL + r"|early|late)\s+)?\b" + WEEKDAY
                          + r"(?:\s+(?P<part>(?i:morning|afternoon|evening|night)))?\b"), weekday_rule),
     ("relative_day", _compile(
         r"(?i:\b(?:(?:earlier|later)\s+)?(?P<word>today|tonight|yesterday|tomorrow|the\s+day\s+before\s+yesterday"
@@ -206,7 +207,7 @@ _RULE_WORDS = {
 }
 _RULE_PATTERNS = {
     "year": r"[12]\d{3}",
-    "numeric_date": r"\d[/-]\d",
+    "numeric_date": r"\d[/.-]\d",
     "decade": r"\d0['’]?s\b",
     "time": r"\d(?::\d|\s?[apAP]\.?[mM]|\d{3}\s+[GU])",
 }
