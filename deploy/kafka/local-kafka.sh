@@ -17,7 +17,7 @@
 #   KAFKA_PORT             client listener port (default 9092); KAFKA_CONTROLLER_PORT (default 9093)
 #   KAFKA_HEAP_OPTS        JVM heap (default -Xms256m -Xmx768m)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker to answer (default 120); KAFKA_STOP_TIMEOUT (default 30)
-#   MVN                    the Maven command (default mvn)
+#   MVN                    the Maven command, options allowed (default mvn)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -63,12 +63,13 @@ fetch_jars() {
   if [[ -f "$LIBS/.complete" ]]; then
     return 0
   fi
-  command -v "$MVN" >/dev/null || die "mvn not found: install Maven (apt-get install maven) to fetch the Kafka $KAFKA_VERSION jars"
+  command -v "${MVN%% *}" >/dev/null || die "mvn not found: install Maven (apt-get install maven) to fetch the Kafka $KAFKA_VERSION jars"
   command -v java >/dev/null || die "java not found: Kafka $KAFKA_VERSION needs Java 17 or newer"
   say "fetching Apache Kafka $KAFKA_VERSION jars with Maven into $LIBS"
   rm -rf "$LIBS.tmp"
   mkdir -p "$LIBS.tmp"
-  if ! "$MVN" -B -q -f "$HERE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIBS.tmp" >"$BASE/mvn.log" 2>&1; then
+  # shellcheck disable=SC2086  # MVN may carry options, e.g. MVN="mvn -Dmaven.repo.local=/tmp/m2"
+  if ! $MVN -B -q -f "$HERE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIBS.tmp" >"$BASE/mvn.log" 2>&1; then
     tail -n 30 "$BASE/mvn.log" >&2
     die "mvn could not resolve the Kafka jars (full log: $BASE/mvn.log)"
   fi
@@ -130,9 +131,11 @@ start() {
     setsid nohup java "${JAVA_ARGS[@]}" kafka.Kafka "$CONF" >>"$OUT_FILE" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
   fi
-  local waited=0
+  local pid waited=0
+  pid="$(cat "$PID_FILE")"
   until answers; do
-    if ! broker_pid >/dev/null; then
+    # kill -0, not broker_pid: right after the fork the child has not exec'd java yet.
+    if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$OUT_FILE" "$LOG_FILE" >&2 || true
       die "the broker exited during start (see $LOG_FILE and $OUT_FILE)"
     fi
