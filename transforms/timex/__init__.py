@@ -46,7 +46,10 @@ def extract_timexes(doc, anchor: PublicationTime) -> list[dict]:
     if not text:
         return []
     offset = anchor.offset_minutes
-    anchor_date = anchor.local.date()
+    try:
+        anchor_date = anchor.local.date()
+    except OverflowError:  # an anchor at the edge of the calendar
+        anchor_date = anchor.utc.date()
     cache: dict[tuple[int, int], str] = {}
 
     def direction(start: int, end: int) -> str:
@@ -88,8 +91,10 @@ def _candidates(ctx: Context) -> list[Candidate]:
                 seen.add(match.span())
                 try:
                     candidate = rule(match, ctx)
-                except (ValueError, OverflowError, KeyError):
-                    _LOGGER.debug("timex rule failed on %r", match.group(0), exc_info=True)
+                except (ValueError, OverflowError):  # dates outside the calendar: not a timex
+                    continue
+                except Exception:  # noqa: BLE001 - a rule bug must not lose the article's other timexes
+                    _LOGGER.warning("timex rule %s failed on %r", RULES[index][0], match.group(0), exc_info=True)
                     continue
                 if candidate is not None and candidate.end > candidate.start:
                     candidate.priority = index
@@ -136,7 +141,10 @@ def _resolve_anaphora(chosen: list[Candidate]) -> None:
             if r is None or r.start is None or "anaphoric" in previous.extras or previous.type != "DATE":
                 continue
             if _GRANULARITY_RANK.get(r.granularity, 9) <= _GRANULARITY_RANK[unit]:
-                c.resolved = shifted(r.start.date(), unit, shift)
+                try:
+                    c.resolved = shifted(r.start.date(), unit, shift)
+                except (ValueError, OverflowError):
+                    break  # keep the value counted from the anchor
                 c.value = c.resolved.value
                 break
 
@@ -161,7 +169,10 @@ def _resolve_times(chosen: list[Candidate], doc, anchor_date: date) -> None:
         reference = (before[-1] if before else same[0]) if same else None
         day_of = date.fromisoformat(reference.resolved.value) if reference else anchor_date
         hour, minute, zone = c.clock
-        c.resolved = cal.clock_time(day_of, hour, minute, zone)
+        try:
+            c.resolved = cal.clock_time(day_of, hour, minute, zone)
+        except OverflowError:
+            continue  # beyond the calendar: left without a value, dropped from the output
         c.value = c.resolved.value
 
 
