@@ -273,3 +273,13 @@ def test_never_raises_on_arbitrary_text(text):
     anchor = PublicationTime(datetime(2020, 8, 17, 1, 29, tzinfo=timezone.utc), 330)
     for t in extract_timexes(nlp(text), anchor):
         assert text[t["start"]:t["end"]] == t["text"]
+
+
+@pytest.mark.parametrize("anchor", [
+    PublicationTime(datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), 840),
+    PublicationTime(datetime(1, 1, 1, tzinfo=timezone.utc), -720),
+])
+def test_anchors_at_the_edges_of_the_calendar_do_not_raise(anchor):
+    text = "Tomorrow at 23:59 GMT+14, the following day, next week, next year, next century and yesterday."
+    for t in extract_timexes(_BLANK(text), anchor):
+        assert text[t["start"]:t["end"]] == t["text"]
