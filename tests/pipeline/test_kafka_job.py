@@ -109,7 +109,7 @@ def test_malformed_messages_become_dead_letters_with_the_documented_shape(kafka)
     kafka.produce(names["in"], [article(1), *bad])
     assert run(kafka, names) == 0
     assert [r.key.decode() for r in kafka.read_all(names["out"])] == ["new-1"]
-    dead = kafka.read_all(names["dlq"])
+    dead = sorted(kafka.read_all(names["dlq"]), key=lambda r: orjson.loads(r.value)["source"]["offset"])
     assert [r.key.decode() for r in dead] == [f"{names['in']}/0/{offset}" for offset in (1, 2, 3)]
     letters = [orjson.loads(r.value) for r in dead]
     for offset, (payload, letter) in enumerate(zip(bad, letters), start=1):
@@ -135,7 +135,7 @@ def test_record_too_large_for_the_output_topic_becomes_a_dead_letter(kafka):
     long_text = " ".join(["The airline said the new aircraft would enter service in May."] * 400)  # ~25 kB
     kafka.produce(names["in"], [article(1), article(2, long_text), article(3)])
     assert run(kafka, names) == 0
-    assert [r.key.decode() for r in kafka.read_all(names["out"])] == ["new-1", "new-3"]
+    assert sorted(r.key.decode() for r in kafka.read_all(names["out"])) == ["new-1", "new-3"]
     (dead,) = kafka.read_all(names["dlq"])
     letter = orjson.loads(dead.value)
     assert letter["error"]["stage"] == "sink"
