@@ -68,7 +68,8 @@ class Item:
 
 def load_seeds(root: Path = ROOT / "seeds") -> list[Item]:
     """Every seed article as the parse stage sees it (text after parsing), syndicated copies excluded."""
-    files = [f for f in find_article_files([str(root)]) if "/syndicated/" not in f.name]
+    files = [f for f in find_article_files([str(root)])
+             if "/syndicated/" not in f.name and not f.name.rsplit("/", 1)[-1].startswith(("LICENSE", "README"))]
     items = []
     for article_file in files:
         for message in read_article_file(article_file, 0.0):
@@ -384,19 +385,27 @@ def main(argv=None) -> int:
     parser.add_argument("mode", choices=["pairs", "stream"])
     parser.add_argument("--order", choices=["originals-first", "shuffled"], default="originals-first")
     parser.add_argument("--boilerplate", action="store_true", help="stream: the boilerplate-footer pairs alone")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
+    parser.add_argument("--no-state-cache", action="store_true",
+                        help="run the in-process FnApiRunner without its state cache (see docs/dedup.md)")
     args = parser.parse_args(argv)
+    if args.no_state_cache:
+        from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+        worker_handlers.STATE_CACHE_SIZE_MB = 0
     config = DedupConfig()
     if args.mode == "pairs":
         pairs_report(config.sketch)
         return 0
     if args.boilerplate:
-        items = boilerplate_pairs(load_seeds(), random.Random(11))
+        items = boilerplate_pairs(load_seeds(), random.Random(args.seed))
     else:
-        items = build_stream(args.order)
+        items = build_stream(args.order, args.seed)
     started = time.perf_counter()
     labels = run_stream(items, config)
     elapsed = time.perf_counter() - started
-    print(f"{len(items)} articles, order {args.order}, {elapsed:.1f} s through DeduplicateArticles on the FnApiRunner")
+    print(f"{len(items)} articles, order {args.order}, seed {args.seed}, {elapsed:.1f} s through "
+          f"DeduplicateArticles on the FnApiRunner")
     print_score(score_stream(items, labels), items, labels)
     return 0
 

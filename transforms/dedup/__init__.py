@@ -56,38 +56,25 @@ class DeduplicateArticles(beam.PTransform):
         self._config = config
 
     def expand(self, articles):
-        # LEAD NOTE (read, then delete this comment): a multi-input beam.Flatten (or any GroupByKey/Reshuffle)
-        # is a fusion break on the FnApiRunner: with the unbounded Kafka source, everything after it runs
-        # only once the source has ENDED (measured: /tmp/flat.py; the Kafka engineer hit the same in
-        # pipeline/graph.py, see fuse_sinks). So in `news-ingest run` this transform would emit nothing
-        # until the stream stops, and offsets would be committed before the sinks wrote the records.
-        # DeduplicateArticles must be a LINEAR chain of DoFns (stateful DoFns are fine: they fuse and run
-        # in step with the source), e.g. Prepare -> exact stage keyed by content -> one stateful stage per
-        # LSH band (each keyed by that band's value, passing the article along with its accumulated
-        # candidates and inserting it into its bucket) -> verify/decide; no Flatten anywhere.
-        # Please test it with an unbounded source too (apache_beam.io.unbounded_source.UnboundedCountingSource
-        # pattern, or the Kafka source in transforms/kafka/) and check that output appears before the source ends.
         config = self._config
         prepared = articles | "Prepare" >> beam.ParDo(_fns._PrepareFn(config.sketch)).with_outputs(
-            _fns.BAND_QUERIES, _fns.SKETCHES, main="articles")
+            _fns.BAND_QUERIES, _fns.SKETCHES, _fns.ARTICLES, main="infos")
         answers = prepared[_fns.BAND_QUERIES] | "QueryBands" >> beam.ParDo(
             _fns._BandIndexFn(config.horizon_seconds, config.max_bucket)).with_input_types(tuple[int, Any])
         collected = (
-            (prepared.articles, answers)
+            (prepared.infos, answers)
             | "JoinBandAnswers" >> beam.Flatten()
             | "CollectCandidates" >> beam.ParDo(_fns._CollectCandidatesFn(config.max_candidates))
-            .with_input_types(tuple[bytes, Any]).with_outputs(
-                _fns.VERIFY_REQUESTS, _fns.PENDING, main="originals")
+            .with_input_types(tuple[bytes, Any]).with_outputs(_fns.VERIFY_REQUESTS, main="pending")
         )
-        verified = (
+        verdicts = (
             (prepared[_fns.SKETCHES], collected[_fns.VERIFY_REQUESTS])
             | "JoinSketchesAndRequests" >> beam.Flatten()
             | "VerifyCandidates" >> beam.ParDo(_fns._SketchStoreFn(config.horizon_seconds, config.sketch))
             .with_input_types(tuple[bytes, Any])
         )
-        decided = (
-            (collected[_fns.PENDING], verified)
+        return (
+            (prepared[_fns.ARTICLES], collected.pending, verdicts)
             | "JoinVerdicts" >> beam.Flatten()
-            | "Decide" >> beam.ParDo(_fns._DecideFn()).with_input_types(tuple[bytes, Any])
+            | "Decide" >> beam.ParDo(_fns._DecideFn()).with_input_types(tuple[bytes, Any]).with_output_types(Article)
         )
-        return (collected.originals, decided) | "JoinLabelled" >> beam.Flatten().with_output_types(Article)
