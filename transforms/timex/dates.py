@@ -47,9 +47,7 @@ __all__ = [
     "holiday_rule",
 ]
 
-# ---------------------------------------------------------------- rules
-# Each rule: (name, compiled regex, function(match, ctx) -> Candidate | None). Where rules overlap,
-# the longest candidate wins, then the lower priority number.
+# Each rule is a function(match, ctx) -> Candidate | None, paired with its regex in grammar.RULES.
 
 
 def date_candidate(m: re.Match, ctx: Context, resolved: cal.Resolved | None, kind: str = "DATE",

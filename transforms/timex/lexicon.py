@@ -52,6 +52,7 @@ __all__ = [
     "NOT_AFTER_DIGIT",
 ]
 
+
 @dataclass
 class Context:
     """What the rules may read: the text, the parsed Doc (for tense), the local anchor date."""
@@ -66,6 +67,9 @@ class Context:
 
 @dataclass
 class Candidate:
+    """One possible timex: a span of the text with its type and value (or, for a clock time, the
+    hour, minute and zone offset until its day is known)."""
+
     start: int
     end: int
     type: str

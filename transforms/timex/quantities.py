@@ -4,6 +4,9 @@ words. Each turns a regex match into a Candidate."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from transforms.pubtime import ZONE_ABBREVIATIONS
 from transforms.timex import calendar as cal
@@ -31,7 +34,15 @@ __all__ = [
     "ref_rule",
 ]
 
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def time_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """A clock time; its day is filled in later from the sentence (see ``_resolve_times``). A zone
+    abbreviation or offset after it converts it to UTC; region zones (ET) use the anchor date's DST."""
     ampm = (m["ampm"] or "").lower().replace(".", "")
     if m["noon"]:
         hour, minute = (12, 0) if m["noon"].lower() == "noon" else (0, 0)
@@ -51,10 +62,8 @@ def time_rule(m: re.Match, ctx: Context) -> Candidate | None:
     if m["zone"]:
         base = ZONE_ABBREVIATIONS.get(m["zone"])
         if isinstance(base, str):
-            from zoneinfo import ZoneInfo
-            from datetime import datetime as _dt
-            base = int(_dt(ctx.anchor.year, ctx.anchor.month, ctx.anchor.day, 12,
-                           tzinfo=ZoneInfo(base)).utcoffset().total_seconds() // 60)
+            noon = datetime(ctx.anchor.year, ctx.anchor.month, ctx.anchor.day, 12, tzinfo=_zone(base))
+            base = int(noon.utcoffset().total_seconds() // 60)
         offset = base
         if m["sign"]:
             if base != 0:
@@ -67,15 +76,14 @@ def time_rule(m: re.Match, ctx: Context) -> Candidate | None:
         end = m.start() + len(ctx.text[m.start():end].rstrip())
     elif matched.count(")") > matched.count("("):
         end -= 1
-    candidate = Candidate(m.start(), end, "TIME", "", clock=(hour, minute, offset))
-    return candidate
+    return Candidate(m.start(), end, "TIME", "", clock=(hour, minute, offset))
 
 
 # words after which "a year", "a week" measure time ("took a year", "for a week")
 _DURATION_CONTEXT = {"for", "than", "about", "nearly", "almost", "within", "after", "over", "in", "just", "only",
                      "least", "up", "under", "half", "of", "around", "some", "roughly", "take", "takes", "took",
                      "taken", "taking", "last", "lasts", "lasted", "spend", "spent", "spends", "wait", "waited",
-                     "need", "needs", "needed", "than", "nearly", "barely", "once"}
+                     "need", "needs", "needed", "barely", "once"}
 
 
 def _quantity_before(ctx: Context, start: int) -> bool:
@@ -107,8 +115,6 @@ def duration_rule(m: re.Match, ctx: Context) -> Candidate | None:
                 and not re.match(r"\s*(?:ago|later|earlier|before|after|long|-long|from now)\b", after) \
                 and not m["approx"] and not m["edge"]:
             return None
-    if amount is not None and amount == 1 and plural and quant not in ("1",):
-        pass
     if amount is not None and amount > 1 and not plural and "-" not in m.group(0) and quant not in ("a dozen",) \
             and not re.match(r"\s+[a-z]", ctx.text[m.end(): m.end() + 2]):
         return None  # "three year" is a duration only as a modifier ("a two hour stoppage")
