@@ -637,12 +637,12 @@ def replay_session(args, options, config) -> Observability:
     return _session(args, options, config)
 
 
-def run_session(args, options, config, source_config, request_stop: Callable[[str], None]) -> Observability:
+def run_session(args, options, config, source_config, on_stop: Callable[[], None]) -> Observability:
     """The Observability of ``news-ingest run``: metrics, consumer lag and readiness of the group's
-    topics, and SIGTERM/SIGINT handling that calls ``request_stop(source_config.stop_token)``."""
+    topics (``source_config``: a KafkaSourceConfig), and SIGTERM/SIGINT handling that calls ``on_stop``
+    (the run loop's "stop reading") once, then bounds the wait with ``--shutdown-timeout``."""
     shutdown = GracefulShutdown(timeout=getattr(args, "shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT_SECONDS))
-    if source_config.stop_token is not None:
-        shutdown.on_stop(lambda: request_stop(source_config.stop_token))
+    shutdown.on_stop(on_stop)
     probe = ConsumerLagProbe(source_config.connection.client_kwargs(), source_config.group_id, source_config.topics)
     return _session(args, options, config, lag_probe=probe, shutdown=shutdown,
                     description=f"group {source_config.group_id}, topics {','.join(source_config.topics)}")
