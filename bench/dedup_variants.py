@@ -1,6 +1,7 @@
 """Syndicated variants of real articles plus hard negatives, and how the dedup stage labels them.
 
     python bench/dedup_variants.py pairs            # similarity of every positive and hard-negative pair
+    python bench/dedup_variants.py grid             # false positives and recall over shingle sizes and thresholds
     python bench/dedup_variants.py stream           # the real DeduplicateArticles on the FnApiRunner
     python bench/dedup_variants.py stream --order shuffled
 
@@ -280,6 +281,42 @@ def pairs_report(params) -> None:
               f"      | {q(js, .5):.2f}        | {verified}")
 
 
+def grid_report(base) -> None:
+    """Every shingle size (2, 3, 4) and lead window (48, 64) against a grid of the three thresholds:
+    false positives among all negative pairs, recall over target variants and over the heavy kind."""
+    from transforms.dedup.sketch import analyze, compare, is_duplicate
+
+    rng = random.Random(7)
+    seeds = load_seeds()
+    positives = [(s.text, v.text, f"{v.kind}:{v.strength}", v.in_target) for s in seeds for v in make_variants(s, rng)]
+    negatives = [(a.text, b.text) for i, a in enumerate(seeds) for b in seeds[i + 1:]]
+    for items in (template_reports(rng), boilerplate_pairs(seeds, rng)):
+        negatives += [(a.text, b.text) for i, a in enumerate(items) for b in items[i + 1:]]
+    print(f"{len(positives)} positive pairs, {len(negatives)} negative pairs")
+    print("shingle lead | containment lead figures | false positives | recall target | recall heavy")
+    for shingle_words in (2, 3, 4):
+        for lead_shingles in (48, 64):
+            params = replace(base, shingle_words=shingle_words, lead_shingles=lead_shingles)
+            cache = {}
+
+            def sketch(text):
+                if text not in cache:
+                    cache[text] = analyze(text, params).sketch
+                return cache[text]
+
+            pos = [(compare(sketch(a), sketch(b), params), kind, target) for a, b, kind, target in positives]
+            neg = [compare(sketch(a), sketch(b), params) for a, b in negatives]
+            for c in (0.3, 0.35, 0.4, 0.45, 0.5):
+                for lead in (0.15, 0.25, 0.35):
+                    for figures in (0.4, 0.5):
+                        p = replace(params, min_containment=c, min_lead=lead, min_numbers=figures)
+                        fp = sum(is_duplicate(s, p) for s in neg)
+                        target = [is_duplicate(s, p) for s, _, t in pos if t]
+                        heavy = [is_duplicate(s, p) for s, k, _ in pos if k == "syndicated:heavy"]
+                        print(f"{shingle_words:7} {lead_shingles:4} | {c:11.2f} {lead:4.2f} {figures:7.2f} | "
+                              f"{fp:15} | {sum(target) / len(target):13.3f} | {sum(heavy) / len(heavy):.3f}")
+
+
 # ---------------------------------------------------------------------------------------------
 # stream: the real transform over the generated stream
 
@@ -382,7 +419,7 @@ def main(argv=None) -> int:
     from transforms.dedup import DedupConfig
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["pairs", "stream"])
+    parser.add_argument("mode", choices=["pairs", "grid", "stream"])
     parser.add_argument("--order", choices=["originals-first", "shuffled"], default="originals-first")
     parser.add_argument("--boilerplate", action="store_true", help="stream: the boilerplate-footer pairs alone")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
@@ -396,6 +433,9 @@ def main(argv=None) -> int:
     config = DedupConfig()
     if args.mode == "pairs":
         pairs_report(config.sketch)
+        return 0
+    if args.mode == "grid":
+        grid_report(config.sketch)
         return 0
     if args.boilerplate:
         items = boilerplate_pairs(load_seeds(), random.Random(args.seed))
