@@ -38,6 +38,19 @@ def beam_options(beam_args: list[str], *, streaming: bool = False) -> PipelineOp
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
+    _size_in_process_state_cache(options)
     if streaming:
         standard.streaming = True
     return options
+
+
+def _size_in_process_state_cache(options: PipelineOptions) -> None:
+    # The in-process FnApiRunner sizes its state cache from worker_handlers.STATE_CACHE_SIZE_MB (100 MB),
+    # not from --max_cache_memory_usage_mb, and every cached state access then measures the value with
+    # objsize, which walks the globals of every loaded module (~1 ms with spaCy loaded; dedup makes ~50
+    # state accesses per article: docs/dedup.md, BENCHMARKS.md "Performance"). Give it the flag's value,
+    # whose Beam default is 0 (no cache), as subprocess workers already get.
+    from apache_beam.options.pipeline_options import WorkerOptions
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    worker_handlers.STATE_CACHE_SIZE_MB = options.view_as(WorkerOptions).max_cache_memory_usage_mb or 0
