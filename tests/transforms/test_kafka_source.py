@@ -233,3 +233,21 @@ def test_element_timestamps_are_kafka_timestamps_across_topics(kafka, kafka_name
                    | beam.Map(lambda m, ts=beam.DoFn.TimestampParam: (m.payload, ts.micros // 1000,
                                                                         round(m.ingest_time * 1000))))
         assert_that(stamped, equal_to([(b"x%d" % n, old + n * 1000, old + n * 1000) for n in range(10)]))
+
+
+def test_a_stop_commits_only_what_was_emitted_not_what_was_fetched(fake_topic):
+    from transforms.kafka.source import finish_run, register_run, request_stop
+
+    token = f"test-{uuid.uuid4().hex}"
+    register_run(token)
+    config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", run_token=token)
+    reader = KafkaUnboundedSource(config, consumer_factory=FakeConsumer).create_reader(None, None)
+    assert reader.start()  # the first poll fetched a0..a2 and c0..c1; a0 is emitted
+    emitted = [reader.get_current().source["offset"]]
+    request_stop(token)
+    assert not reader.advance()
+    assert reader.get_watermark() == MAX_TIMESTAMP
+    offsets = dict(((t, p), o) for t, p, o in reader.get_checkpoint_mark().offsets)
+    assert offsets[(fake_topic, 0)] == emitted[-1] + 1 == 1  # a1, a2 were fetched but not emitted
+    assert offsets[(fake_topic, 2)] == 0
+    finish_run(token, commit=False)

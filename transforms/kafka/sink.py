@@ -16,6 +16,7 @@ from typing import Any, Callable
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
+from transforms import metrics
 from transforms.kafka.config import KafkaSinkConfig
 from transforms.kafka.serde import encode_dead_letter, encode_record, record_size
 from transforms.records import DeadLetter
@@ -110,6 +111,7 @@ class _ProduceFn(beam.DoFn):
         self._producer = None
         self._limit = config.max_record_bytes
         self._pending: list = []
+        self._send_seconds = 0.0
 
     def setup(self):
         config = self._config
@@ -130,8 +132,14 @@ class _ProduceFn(beam.DoFn):
 
     def start_bundle(self):
         self._pending = []
+        self._send_seconds = 0.0
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        started = time.monotonic()
+        yield from self._send(element, timestamp, window)
+        self._send_seconds += time.monotonic() - started
+
+    def _send(self, element, timestamp, window):
         if self._kind == "record":
             key, value = encode_record(element)
             size = record_size(key, value)
@@ -146,7 +154,8 @@ class _ProduceFn(beam.DoFn):
     def finish_bundle(self):
         if not self._pending:
             return
-        deadline = time.monotonic() + self._config.flush_timeout_seconds
+        flush_started = time.monotonic()
+        deadline = flush_started + self._config.flush_timeout_seconds
         try:
             self._producer.flush(timeout=self._config.flush_timeout_seconds)
         except Exception as err:  # kafka-python may raise here after splitting a refused batch
@@ -170,6 +179,11 @@ class _ProduceFn(beam.DoFn):
                 yield WindowedValue(dead, timestamp, [window])
             else:
                 failures.append(f"{type(error).__name__}: {error}")
+        if self._kind == "record":
+            written = [metrics.ingest_time_of(element) for future, element, *_ in pending if future.succeeded()]
+            if written:
+                metrics.observe_stage_batch("sink", self._send_seconds + time.monotonic() - flush_started, len(written))
+                metrics.count_written("kafka", written)
         if failures:
             # Failing the bundle keeps its offsets uncommitted: the records are read and written again.
             raise RuntimeError(f"Kafka producer could not write {len(failures)} message(s) to "

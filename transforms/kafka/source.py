@@ -442,8 +442,9 @@ class _KafkaReader(UnboundedReader):
 
     def _sync_positions(self) -> None:
         # A partition with nothing buffered is at the consumer's position (which also skips offsets
-        # that hold no record, such as transaction markers).
-        if self._consumer is None:
+        # that hold no record, such as transaction markers). Not after a stop: the records dropped
+        # from the buffer then lie below the consumer's position and must be read again.
+        if self._consumer is None or self._finished:
             return
         for tp in self._partitions:
             if not self._buffered[tp] and tp not in self._done:
