@@ -74,7 +74,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 ENTRYPOINT ["tini", "--", "/bin/sh", "-c", "exec news-ingest run --input-topic \"$NEWS_INGEST_INPUT_TOPIC\" --output-topic \"$NEWS_INGEST_OUTPUT_TOPIC\" --dlq-topic \"$NEWS_INGEST_DLQ_TOPIC\" --group-id \"$NEWS_INGEST_GROUP_ID\" --start-from \"$NEWS_INGEST_START_FROM\" --metrics-host 0.0.0.0 --metrics-port \"$METRICS_PORT\" --log-format \"$NEWS_INGEST_LOG_FORMAT\" \"$@\"", "news-ingest-run"]
 CMD []
 
-# ---- with-prism: add the Prism binary; run with --runner PrismRunner --prism_location "$PRISM_LOCATION" -
+# ---- with-prism: add the Prism binary; run with --runner PrismRunner --prism_location /usr/local/bin/prism
+#      --job_server_timeout 31536000 (Beam 2.77 ends portable jobs after that many seconds, default 300)
 FROM base-runtime AS with-prism
 COPY --from=prism /out/prism /usr/local/bin/prism
 ENV PRISM_LOCATION=/usr/local/bin/prism
