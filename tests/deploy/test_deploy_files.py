@@ -209,7 +209,10 @@ def test_dockerfile_copies_what_the_package_build_needs():
             copied |= {Path(p).as_posix().rstrip("/") for p in shlex.split(args)[:-1]}
     for source in copied:
         assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
-    needed = {"pyproject.toml", *PYPROJECT["tool"]["setuptools"]["packages"]}
+    packages = PYPROJECT["tool"]["setuptools"]["packages"]
+    if isinstance(packages, dict):  # [tool.setuptools.packages.find] include = ["pipeline*", ...]
+        packages = {re.split(r"[.*]", pattern)[0] for pattern in packages["find"]["include"]}
+    needed = {"pyproject.toml", *packages}
     readme = PYPROJECT["project"].get("readme")
     if isinstance(readme, str):
         needed.add(readme)
