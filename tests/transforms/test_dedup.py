@@ -269,3 +269,66 @@ def test_unbounded_source_labels_copies_and_timers_expire_state(airbus):
     result.wait_until_finish()
     expired = result.metrics().query(MetricsFilter().with_name("expired_buckets"))["counters"]
     assert sum(c.committed for c in expired) > 0
+
+
+def test_labels_leave_before_an_unbounded_source_ends(airbus, tmp_path):
+    """The stage is a linear chain of DoFns (no Flatten, no grouping), so on the FnApiRunner it is
+    fused with an unbounded source and each labelled article leaves while the source still reads;
+    behind a fusion break nothing would leave before the source's last element (as in the Kafka job)."""
+    import apache_beam as beam
+    from apache_beam.io.unbounded_source import UnboundedCountingSource
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    log = str(tmp_path / "events.jsonl")  # a file: the DoFns run pickled copies of these closures
+    texts = {index: (f"a{index}", airbus[index % 3]) for index in range(0, 40, 4)}
+
+    def note(*event):
+        with open(log, "a") as out:
+            out.write(json.dumps(event) + "\n")
+
+    def read(index):
+        note("read", index)
+        return index
+
+    def to_article(index, timestamp=beam.DoFn.TimestampParam):
+        if index in texts:
+            yield article(texts[index][0], texts[index][1], index, timestamp.micros / 1e6)
+
+    def written(labelled):
+        note("labelled", labelled.id, labelled.dedup.status)
+
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as root:
+        _ = (root
+             | beam.io.Read(UnboundedCountingSource(60))
+             | "Log" >> beam.Map(read)
+             | beam.FlatMap(to_article)
+             | DeduplicateArticles(DedupConfig(horizon_seconds=1000))
+             | beam.Map(written))
+    events = [tuple(json.loads(line)) for line in open(log)]
+    last_read = events.index(("read", 59))
+    labelled = [(position, event) for position, event in enumerate(events) if event[0] == "labelled"]
+    assert len(labelled) == len(texts)
+    assert all(position < last_read for position, _ in labelled)
+    # Each article leaves before the next source element is read: the chain runs in step with the source.
+    for position, event in labelled:
+        index = int(event[1][1:])
+        assert events.index(("read", index)) < position < events.index(("read", index + 1))
+    statuses = {event[1]: event[2] for _, event in labelled}
+    assert statuses["a0"] == statuses["a4"] == statuses["a8"] == "original"
+    assert statuses["a12"] == "exact_duplicate"
+
+
+def test_the_stage_is_one_fused_stage_with_its_source_on_the_fn_api_runner():
+    import apache_beam as beam
+    from apache_beam.io.unbounded_source import UnboundedCountingSource
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    root = beam.Pipeline(runner="FnApiRunner")
+    _ = (root | beam.io.Read(UnboundedCountingSource(3))
+         | beam.Map(lambda index: article(str(index), "text", index)) | "Dedup" >> DeduplicateArticles())
+    _, stages = fn_runner.FnApiRunner().create_stages(root.to_runner_api())
+    names = [[t.unique_name for t in stage.transforms] for stage in stages]
+    dedup_stages = [n for n in names if any(name.startswith("Dedup/") for name in n)]
+    assert len(dedup_stages) == 1
+    assert any(name.endswith("ReadUnbounded/Process") for name in dedup_stages[0])
+    assert {"Dedup/Prepare", "Dedup/ExactBand", "Dedup/Band01", "Dedup/Band20", "Dedup/Decide"} <= set(dedup_stages[0])

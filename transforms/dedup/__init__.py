@@ -1,20 +1,18 @@
 """Dedup stage: label exact and near copies of an article before NLP so that they skip it.
 
 Design, thresholds and state size: docs/dedup.md. Pure logic: ``transforms.dedup.sketch``;
-DoFns: ``transforms.dedup._fns``.
+DoFns (one linear chain, no Flatten or grouping): ``transforms.dedup._chain``.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import apache_beam as beam
 
-from transforms.dedup import _fns
+from transforms.dedup import _chain
 from transforms.dedup.sketch import SketchParams, content_key
-from transforms.records import Article
 
 __all__ = ["DEFAULT_HORIZON_SECONDS", "DedupConfig", "content_key", "DeduplicateArticles"]
 
@@ -22,14 +20,14 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_HORIZON_SECONDS = 7 * 24 * 3600
 _DEFAULT_MAX_BUCKET = 64
-_DEFAULT_MAX_CANDIDATES = 16
+_DEFAULT_MAX_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
 class DedupConfig:
     """``horizon_seconds``: how long (ingest time) an article can be the original of later copies.
-    ``max_bucket``: entries one LSH bucket keeps (the earliest); ``max_candidates``: candidates
-    verified per article (those sharing the most bands)."""
+    ``max_bucket``: entries one LSH bucket keeps (the earliest); ``max_candidates``: sketch
+    comparisons per article (earliest candidates first, band by band; exact copies cost none)."""
 
     horizon_seconds: float = DEFAULT_HORIZON_SECONDS
     sketch: SketchParams = field(default_factory=SketchParams)
@@ -56,25 +54,4 @@ class DeduplicateArticles(beam.PTransform):
         self._config = config
 
     def expand(self, articles):
-        config = self._config
-        prepared = articles | "Prepare" >> beam.ParDo(_fns._PrepareFn(config.sketch)).with_outputs(
-            _fns.BAND_QUERIES, _fns.SKETCHES, _fns.ARTICLES, main="infos")
-        answers = prepared[_fns.BAND_QUERIES] | "QueryBands" >> beam.ParDo(
-            _fns._BandIndexFn(config.horizon_seconds, config.max_bucket)).with_input_types(tuple[int, Any])
-        collected = (
-            (prepared.infos, answers)
-            | "JoinBandAnswers" >> beam.Flatten()
-            | "CollectCandidates" >> beam.ParDo(_fns._CollectCandidatesFn(config.max_candidates))
-            .with_input_types(tuple[bytes, Any]).with_outputs(_fns.VERIFY_REQUESTS, main="pending")
-        )
-        verdicts = (
-            (prepared[_fns.SKETCHES], collected[_fns.VERIFY_REQUESTS])
-            | "JoinSketchesAndRequests" >> beam.Flatten()
-            | "VerifyCandidates" >> beam.ParDo(_fns._SketchStoreFn(config.horizon_seconds, config.sketch))
-            .with_input_types(tuple[bytes, Any])
-        )
-        return (
-            (prepared[_fns.ARTICLES], collected.pending, verdicts)
-            | "JoinVerdicts" >> beam.Flatten()
-            | "Decide" >> beam.ParDo(_fns._DecideFn()).with_input_types(tuple[bytes, Any]).with_output_types(Article)
-        )
+        return _chain.apply_chain(articles, self._config)
