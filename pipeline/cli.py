@@ -21,7 +21,7 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipeline import kafka_job
+    from pipeline import kafka_job, observability
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
     from transforms.nlp import DEFAULT_BATCH_SIZE
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dlq", metavar="FILE.jsonl",
                         help="dead letters (articles that could not be processed); default: OUT with .dlq.jsonl")
     add_pipeline_arguments(replay)
+    observability.add_arguments(replay)
 
     kafka_job.add_run_arguments(commands.add_parser(
         "run", help="run the pipeline against Kafka topics", description="Consume articles from Kafka, "
@@ -79,6 +80,7 @@ def pipeline_config(args):
 def replay_command(args, beam_args: list[str]) -> int:
     import apache_beam as beam
 
+    from pipeline import observability
     from pipeline.graph import build_graph
     from pipeline.options import UsageError, beam_options
     from pipeline.progress import ShowProgress
@@ -97,7 +99,7 @@ def replay_command(args, beam_args: list[str]) -> int:
         _check_writable(path)
     config = pipeline_config(args)
     started = time.time()
-    with beam.Pipeline(options=options) as root:
+    with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
         build_graph(
             root,
             source=ReadArticleFiles(files, ingest_time=started),
@@ -162,12 +164,14 @@ def configure_logging(level: str = "WARNING") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging(os.environ.get("NEWS_INGEST_LOG_LEVEL", "WARNING"))
-    from pipeline import kafka_job
+    from pipeline import kafka_job, observability
     from pipeline.options import UsageError
 
     try:
         parser = build_parser()
         args, beam_args = parser.parse_known_args(argv)
+        observability.configure_logging(getattr(args, "log_format", "text"),
+                                        events=args.command == "run" or getattr(args, "metrics_port", None) is not None)
         if args.command == "replay":
             return replay_command(args, beam_args)
         if args.command == "run":

@@ -7,6 +7,7 @@ from importlib import metadata
 
 import apache_beam as beam
 
+from transforms import metrics
 from transforms.dedup import DedupConfig, DeduplicateArticles
 from transforms.nlp import DEFAULT_BATCH_SIZE, AnnotateArticles
 from transforms.parse import ParseArticles, ParseLimits
@@ -52,9 +53,10 @@ def build_graph(root, source: beam.PTransform, record_sink: beam.PTransform,
     one fused stage and the sinks flush in the bundle that read the records, before its offsets are
     committed (see transforms/kafka/source.py). Such sinks must allow several applications.
     """
-    messages = root | "Read" >> source
+    messages = root | "Read" >> source | "CountRead" >> beam.Map(metrics.read_counted)
     parsed = messages | "Parse" >> ParseArticles(config.parse_limits)
-    labelled = parsed.articles | "Dedup" >> DeduplicateArticles(config.dedup)
+    labelled = (parsed.articles | "Dedup" >> DeduplicateArticles(config.dedup)
+                | "CountDuplicates" >> beam.Map(metrics.duplicate_counted))
     originals, copies = labelled | "SplitCopies" >> beam.Partition(lambda a, _: 0 if _is_original(a) else 1, 2)
     annotated = originals | "NLP" >> AnnotateArticles(config.spacy_model, config.batch_size)
     unannotated = copies | "SkipNLP" >> beam.Map(lambda article: (article, Enrichment()))
@@ -67,6 +69,8 @@ def build_graph(root, source: beam.PTransform, record_sink: beam.PTransform,
         unwritten = [records | "WriteRecords" >> record_sink]
     dead_letters = [parsed.dead_letters, annotated.dead_letters]
     dead_letters.extend(pcoll for pcoll in unwritten if isinstance(pcoll, beam.PCollection))
+    dead_letters = [pcoll | f"CountDeadLetters{i}" >> beam.Map(metrics.dead_letter_counted)
+                    for i, pcoll in enumerate(dead_letters)]
     if fuse_sinks:
         for index, pcoll in enumerate(dead_letters):
             _ = pcoll | f"WriteDeadLetters{index}" >> dead_letter_sink

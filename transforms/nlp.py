@@ -10,6 +10,7 @@ from typing import Iterable, Sequence
 import apache_beam as beam
 
 from transforms.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
+from transforms import metrics
 from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
 
 __all__ = [
@@ -71,10 +72,10 @@ def annotate_docs(docs_and_articles: Iterable[tuple[object, Article]]) -> Iterab
     from transforms.events import extract_events
     from transforms.timex import extract_timexes
 
-    for doc, article in docs_and_articles:
+    for doc, article in metrics.timed_iter("nlp", docs_and_articles):  # spaCy's time: nlp.pipe is lazy
         anchor = publication_anchor(article)
-        timexes = extract_timexes(doc, anchor)
-        events = extract_events(doc, timexes, anchor)
+        timexes = metrics.timed_call("timex", extract_timexes, doc, anchor)
+        events = metrics.timed_call("events", extract_events, doc, timexes, anchor)
         yield Enrichment(entities=extract_entities(doc), timexes=timexes, events=events)
 
 

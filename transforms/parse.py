@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import apache_beam as beam
 import orjson
 
+from transforms import metrics
 from transforms.pubtime import format_offset, format_utc, parse_publication_time
 from transforms.records import DEAD_LETTERS, Article, DeadLetter, RawMessage
 
@@ -281,7 +282,7 @@ class _ParseArticleFn(beam.DoFn):
 
     def process(self, message: RawMessage):
         try:
-            yield parse_message(message, self._limits)
+            yield metrics.timed_call("parse", parse_message, message, self._limits)
         except ArticleParseError as err:
             yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("parse", "ArticleParseError", str(err), message.payload, message.source))
         except Exception as err:  # a parser bug must not stop the stream: the message is kept as a dead letter

@@ -5,6 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 import orjson
 
+from transforms import metrics
 from transforms.records import DeadLetter
 
 __all__ = ["encode_record", "encode_dead_letter", "WriteJsonLines"]
@@ -29,7 +30,7 @@ class WriteJsonLines(beam.PTransform):
     def expand(self, items):
         _ = (
             items
-            | "Encode" >> beam.Map(self._encode)
+            | "Encode" >> beam.Map(metrics.encode_and_count, self._encode, "file")
             | "Write" >> beam.io.WriteToText(self._path, num_shards=1, shard_name_template="")
         )
         return beam.pvalue.PDone(items.pipeline)
