@@ -331,4 +331,5 @@ def test_the_stage_is_one_fused_stage_with_its_source_on_the_fn_api_runner():
     dedup_stages = [n for n in names if any(name.startswith("Dedup/") for name in n)]
     assert len(dedup_stages) == 1
     assert any(name.endswith("ReadUnbounded/Process") for name in dedup_stages[0])
-    assert {"Dedup/Prepare", "Dedup/ExactBand", "Dedup/Band01", "Dedup/Band20", "Dedup/Decide"} <= set(dedup_stages[0])
+    assert {"Dedup/Prepare", "Dedup/ExactBand", "Dedup/Band01", "Dedup/Band20", "Dedup/FanOut", "Dedup/Verify",
+            "Dedup/Decide"} <= set(dedup_stages[0])

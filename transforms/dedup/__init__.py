@@ -20,14 +20,14 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_HORIZON_SECONDS = 7 * 24 * 3600
 _DEFAULT_MAX_BUCKET = 64
-_DEFAULT_MAX_CANDIDATES = 64
+_DEFAULT_MAX_CANDIDATES = 16
 
 
 @dataclass(frozen=True)
 class DedupConfig:
     """``horizon_seconds``: how long (ingest time) an article can be the original of later copies.
-    ``max_bucket``: entries one LSH bucket keeps (the earliest); ``max_candidates``: sketch
-    comparisons per article (earliest candidates first, band by band; exact copies cost none)."""
+    ``max_bucket``: entries one LSH bucket keeps (the earliest); ``max_candidates``: candidates
+    verified per article (those sharing the most bands, then the earliest)."""
 
     horizon_seconds: float = DEFAULT_HORIZON_SECONDS
     sketch: SketchParams = field(default_factory=SketchParams)
@@ -42,7 +42,7 @@ class DeduplicateArticles(beam.PTransform):
     the horizon that was already indexed when it arrived and that verifies against it; exact
     copies (same normalized text) are always found. Input order is kept per key on one worker, so
     a replay labels the same input the same way every time. Output elements carry their
-    ingest time as timestamp; output order is not the input order.
+    ingest time as timestamp; on one worker an article leaves before the next one enters.
     """
 
     def __init__(self, config: DedupConfig = DedupConfig()):
