@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
-from typing import Any, Callable, Iterable
+from typing import Callable
 
 from apache_beam import coders
 from apache_beam.io.unbounded_source import CheckpointMark, ReadFromUnboundedSource, UnboundedReader, UnboundedSource
 from apache_beam.transforms import PTransform
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP, Timestamp
 
+from transforms.kafka.commit import (close_committers, commit_offsets, deferred_run, finish_run, register_run,
+                                     request_stop, stop_event)
 from transforms.kafka.config import KafkaConnection, KafkaSourceConfig
 from transforms.kafka.serde import message_from_record
 
@@ -111,11 +112,11 @@ class KafkaCheckpointMark(CheckpointMark):
     def finalize_checkpoint(self) -> None:
         if not self.offsets:
             return
-        run = _RUNS.get(self.run_token) if self.run_token else None
-        if run is not None and run.commit_at_end:
+        run = deferred_run(self.run_token)
+        if run is not None:
             run.defer(self)
             return
-        _committer(self.connection, self.group_id, self.consumer_factory).commit(self.offsets)
+        commit_offsets(self.connection, self.group_id, self.consumer_factory, self.offsets)
 
     def next_offsets(self) -> dict[tuple[str, int], int]:
         return {(topic, partition): offset for topic, partition, offset in self.offsets}
@@ -155,140 +156,14 @@ class KafkaUnboundedSource(UnboundedSource):
         return coders.registry.get_coder(object)
 
 
-def register_run(token: str, *, commit_at_end: bool = False) -> None:
-    """Declare a run of this process: with ``commit_at_end`` its checkpoints are only remembered, and
-    ``finish_run(token, commit=True)`` commits them once the pipeline has finished."""
-    with _RUNS_LOCK:
-        _RUNS[token] = _Run(commit_at_end)
-
-
-def request_stop(token: str) -> None:
-    """Ask every reader started with ``run_token=token`` in this process to finish (SIGTERM, SIGINT).
-
-    The reader stops emitting, reports the final watermark, and its last checkpoint is finalized
-    (committed) as usual; records it had fetched but not emitted are read again by the next run.
-    """
-    _run(token).stop.set()
-
-
-def finish_run(token: str, *, commit: bool) -> dict[tuple[str, int], int]:
-    """Forget the run; with ``commit``, first commit the offsets it deferred. Returns what was committed."""
-    with _RUNS_LOCK:
-        run = _RUNS.pop(token, None)
-    if run is None or not commit:
-        return {}
-    return run.commit_deferred()
-
-
-def close_committers() -> None:
-    """Close the offset-commit clients of this process (the CLI calls it when a run ends)."""
-    with _COMMITTERS_LOCK:
-        committers = list(_COMMITTERS.values())
-        _COMMITTERS.clear()
-    for committer in committers:
-        committer.close()
-
-
 # ------------------------------------------------------------------------------------------------
 # Internals.
 # ------------------------------------------------------------------------------------------------
-
-_RUNS: dict[str, "_Run"] = {}
-_RUNS_LOCK = threading.Lock()
-_COMMITTERS: dict[tuple, "_OffsetCommitter"] = {}
-_COMMITTERS_LOCK = threading.Lock()
-
-
-class _Run:
-    """In-process state of one run: its stop switch and, with ``commit_at_end``, the deferred offsets."""
-
-    def __init__(self, commit_at_end: bool = False):
-        self.commit_at_end = commit_at_end
-        self.stop = threading.Event()
-        self._deferred: dict[tuple[str, int], int] = {}
-        self._mark: KafkaCheckpointMark | None = None
-        self._lock = threading.Lock()
-
-    def defer(self, mark: KafkaCheckpointMark) -> None:
-        with self._lock:
-            self._mark = mark
-            for topic, partition, offset in mark.offsets:
-                if offset > self._deferred.get((topic, partition), -1):
-                    self._deferred[(topic, partition)] = offset
-
-    def commit_deferred(self) -> dict[tuple[str, int], int]:
-        with self._lock:
-            if self._mark is None:
-                return {}
-            offsets = tuple((t, p, o) for (t, p), o in sorted(self._deferred.items()))
-            mark = self._mark
-        _committer(mark.connection, mark.group_id, mark.consumer_factory).commit(offsets)
-        return dict(self._deferred)
-
-
-def _run(token: str) -> _Run:
-    with _RUNS_LOCK:
-        run = _RUNS.get(token)
-        if run is None:
-            run = _RUNS[token] = _Run()
-        return run
-
 
 def _default_consumer_factory(**kwargs):
     from kafka import KafkaConsumer
 
     return KafkaConsumer(**kwargs)
-
-
-def _committer(connection: KafkaConnection, group_id: str, factory: Callable | None) -> "_OffsetCommitter":
-    key = (connection, group_id, factory)
-    with _COMMITTERS_LOCK:
-        committer = _COMMITTERS.get(key)
-        if committer is None:
-            committer = _COMMITTERS[key] = _OffsetCommitter(connection, group_id, factory or _default_consumer_factory)
-        return committer
-
-
-class _OffsetCommitter:
-    """Commits offsets for one group from a consumer of its own, so finalization never touches a
-    reader's consumer (kafka-python consumers are not thread-safe and a reader may be parked or
-    closed by then). Offsets only move forward within a process."""
-
-    def __init__(self, connection: KafkaConnection, group_id: str, factory: Callable):
-        self._connection = connection
-        self._group_id = group_id
-        self._factory = factory
-        self._consumer = None
-        self._committed: dict[tuple[str, int], int] = {}
-        self._lock = threading.Lock()
-
-    def commit(self, offsets: Iterable[tuple[str, int, int]]) -> None:
-        from kafka import TopicPartition
-        from kafka.structs import OffsetAndMetadata
-
-        with self._lock:
-            to_commit = {}
-            for topic, partition, offset in offsets:
-                if offset > self._committed.get((topic, partition), -1):
-                    to_commit[TopicPartition(topic, partition)] = OffsetAndMetadata(offset, "", -1)
-            if not to_commit:
-                return
-            if self._consumer is None:
-                self._consumer = self._factory(group_id=self._group_id, enable_auto_commit=False,
-                                               **self._connection.client_kwargs())
-            self._consumer.commit(offsets=to_commit)
-            for tp, meta in to_commit.items():
-                self._committed[(tp.topic, tp.partition)] = meta.offset
-            _LOGGER.debug("committed %s for group %s", to_commit, self._group_id)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._consumer is not None:
-                try:
-                    self._consumer.close(autocommit=False)
-                except Exception:  # closing is best effort
-                    _LOGGER.warning("error closing the offset committer", exc_info=True)
-                self._consumer = None
 
 
 def _timestamp_of(record) -> Timestamp:
@@ -308,7 +183,7 @@ class _KafkaReader(UnboundedReader):
         self._config = config
         self._resume = checkpoint_mark.next_offsets() if checkpoint_mark is not None else {}
         self._factory = consumer_factory or _default_consumer_factory
-        self._stop = _run(config.run_token).stop if config.run_token else None
+        self._stop = stop_event(config.run_token) if config.run_token else None
         self._stop_at = ({(t, p): o for t, p, o in config.stop_offsets} if config.stop_offsets is not None else None)
         self._consumer = None
         self._partitions: list = []
