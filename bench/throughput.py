@@ -58,8 +58,14 @@ def ensure_corpus(kind_or_path: str, workdir: Path) -> Path:
 
 
 def replay_variant(name: str, corpus: Path, workdir: Path, extra: list[str], project: Path = _ROOT) -> Variant:
-    out = workdir / f"{name.replace(' ', '_').replace('/', '_')}.out.jsonl"
-    argv = [sys.executable, "-m", "pipeline.cli", "replay", str(corpus), "--out", str(out), *extra]
+    """``news-ingest replay``; extra arguments starting with ``pool:N`` run it through
+    bench/profile_nlp_pool.py with N spaCy worker processes instead."""
+    out = workdir / f"{''.join(c if c.isalnum() else '_' for c in name)[:80]}.out.jsonl"
+    command = [sys.executable, "-m", "pipeline.cli"]
+    if extra and extra[0].startswith("pool:"):
+        command = [sys.executable, str(_BENCH / "profile_nlp_pool.py"), "--nlp-processes", extra[0][5:]]
+        extra = extra[1:]
+    argv = [*command, "replay", str(corpus), "--out", str(out), *extra]
     return Variant(name, argv, "replay", str(out))
 
 
