@@ -26,7 +26,7 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from dedup_variants import load_seeds, make_variants  # noqa: E402
+from dedup_variants import add_sketch_arguments, load_seeds, make_variants, sketch_params  # noqa: E402
 
 _TOKEN_BASE = 1_750_000_000.0
 
@@ -110,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="articles per second of ingest time (default 20)")
     parser.add_argument("--no-state-cache", action="store_true",
                         help="run the in-process FnApiRunner without its state cache (see docs/dedup.md)")
+    add_sketch_arguments(parser)
     args, beam_args = parser.parse_known_args(argv)
 
     import apache_beam as beam
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
     print(f"generated {len(articles)} articles ({words / len(articles):.0f} words on average, "
           f"{kinds.count('copy')} variants) in {time.perf_counter() - started:.1f} s")
 
-    config = DedupConfig()
+    config = DedupConfig(sketch=sketch_params(args))
     sample = articles[:2000]
     started = time.perf_counter()
     for a in sample:
@@ -165,17 +166,21 @@ def main(argv=None) -> int:
     print(f"CPU time of the dedup stage (in-process runner; the same pipeline without the stage subtracted, "
           f"{baseline_cpu:.1f} s): {cpu:.1f} s, {cpu / args.articles * 1000:.2f} ms per article, "
           f"{args.articles / cpu:.0f} articles per CPU second")
-    counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]
-                if c.key.metric.namespace == "dedup"}
+    counters: dict[str, int] = {}
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        if counter.key.metric.namespace == "dedup":  # summed over steps (every band stage counts its own)
+            counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + counter.committed
     for name in sorted(counters):
         print(f"  metric dedup.{name} = {counters[name]}")
+    from transforms.dedup import _chain
+
     entries = counters.get("band_entries_written", 0)
     sketch_bytes = counters.get("sketch_state_bytes_written", 0)
-    band_bytes = entries * 32
+    band_bytes = entries * 24  # transforms/dedup/_chain.py: time, ordinal, 8-byte ref
     per = (band_bytes + sketch_bytes) / args.articles
-    print(f"state payload written: band entries {entries} x 32 B = {band_bytes / 1e6:.1f} MB, "
+    print(f"state payload written: band entries {entries} x 24 B = {band_bytes / 1e6:.1f} MB, "
           f"buckets {counters.get('buckets_started', 0)}, sketches {sketch_bytes / 1e6:.1f} MB; "
-          f"{per:.0f} B per article -> {per * 12e6 / 1e9:.1f} GB for 12 million articles (20/s for 7 days), "
+          f"{per:.0f} B per article -> {per * 12.096e6 / 1e9:.1f} GB for 12.1 million articles (20/s for 7 days), "
           f"before the runner's per-key overhead")
     return 0
 

@@ -255,9 +255,15 @@ def pairs_report(params) -> None:
 
     seed_sketch = {s.id: sketch(s.text) for s in seeds}
     rows = defaultdict(list)  # (label, kind, strength) -> similarities
+    heavy = []
     for seed in seeds:
         for variant in make_variants(seed, rng):
             rows[("pos", variant.kind, variant.strength)].append(compare(seed_sketch[seed.id], sketch(variant.text), params))
+            if (variant.kind, variant.strength) == ("syndicated", "heavy"):
+                heavy.append(sketch(variant.text))
+    for i, a in enumerate(heavy):
+        for b in heavy[i + 1:]:
+            rows[("neg", "variant-pair", "heavy-vs-heavy")].append(compare(a, b, params))
     for i, a in enumerate(seeds):
         for b in seeds[i + 1:]:
             rows[("neg", "seed-pair", "same-folder" if a.strength == b.strength else "other-folder")].append(
@@ -361,58 +367,69 @@ def run_stream(items: list[Item], config) -> dict[str, object]:
 
 
 def score_stream(items: list[Item], labels: dict) -> list[tuple]:
-    """Per (kind, strength): n, predicted copies, correct copies, wrong links; precision and recall."""
+    """Per (kind, strength): items, positives (not the first of their story in stream order),
+    flagged, correct (flagged and linked to an earlier item of the same story), and in_target."""
     story = {it.id: it.story for it in items}
-    groups = defaultdict(lambda: [0, 0, 0, False])  # n, predicted, correct, in_target
-    first_of_story: dict[str, str] = {}
+    seen_stories: set[str] = set()
+    groups: dict = defaultdict(lambda: [0, 0, 0, 0, False])
     for it in items:
-        first_of_story.setdefault(it.story, it.id)
-    for it in items:
-        label = labels[it.id]
-        key = (it.kind, it.strength)
-        g = groups[key]
+        g = groups[(it.kind, it.strength)]
         g[0] += 1
-        g[3] = it.in_target
+        g[1] += it.story in seen_stories
+        seen_stories.add(it.story)
+        g[4] = g[4] or it.in_target
+        label = labels[it.id]
         if label.status != "original":
-            g[1] += 1
-            if story.get(label.duplicate_of) == it.story:
-                g[2] += 1
+            g[2] += 1
+            g[3] += story.get(label.duplicate_of) == it.story
     return sorted((k, *v) for k, v in groups.items())
 
 
 def print_score(rows, items, labels) -> None:
-    positives = {it.id for it in items if first_id(items, it) != it.id}
-    print(f"{'kind':20} {'strength':17} {'n':>5} {'flagged':>8} {'correct':>8} {'precision':>9} {'recall':>7} target")
-    totals = defaultdict(lambda: [0, 0, 0, 0])  # predicted, correct, positives, found
-    for (kind, strength), n, predicted, correct, target in rows:
-        is_negative = kind in ("seed", "market-report", "quarterly-results", "boilerplate-footer")
-        precision = correct / predicted if predicted else float("nan")
-        recall = float("nan") if is_negative else correct / n
-        print(f"{kind:20} {strength:17} {n:5} {predicted:8} {correct:8} {precision:9.3f} {recall:7.3f} "
+    """Precision = correct / flagged; recall = correct / positives (per kind, then totals)."""
+    print(f"{'kind':20} {'strength':17} {'n':>5} {'copies':>6} {'flagged':>8} {'correct':>8} "
+          f"{'precision':>9} {'recall':>7} target")
+    totals = defaultdict(lambda: [0, 0, 0])  # positives, flagged, correct
+    for (kind, strength), n, positives, flagged, correct, target in rows:
+        precision = correct / flagged if flagged else float("nan")
+        recall = correct / positives if positives else float("nan")
+        print(f"{kind:20} {strength:17} {n:5} {positives:6} {flagged:8} {correct:8} {precision:9.3f} {recall:7.3f} "
               f"{'yes' if target else ''}")
-        bucket = "target" if target else ("negative" if is_negative else "beyond-target")
-        t = totals[bucket]
-        t[0] += predicted
-        t[1] += correct
-        t[2] += 0 if is_negative else n
-        t[3] += 0 if is_negative else correct
-    everything = [sum(v[i] for v in totals.values()) for i in range(4)]
-    for name, (predicted, correct, pos, found) in list(totals.items()) + [("all", everything)]:
-        precision = correct / predicted if predicted else float("nan")
-        recall = found / pos if pos else float("nan")
-        print(f"TOTAL {name:14} flagged {predicted:5} correct {correct:5} precision {precision:.3f} "
-              f"variants {pos:5} found {found:5} recall {recall:.3f}")
+        negative = kind in ("seed", "market-report", "quarterly-results", "boilerplate-footer")
+        for bucket in ("all", "target" if target else ("hard negatives and seeds" if negative else "beyond target")):
+            t = totals[bucket]
+            t[0] += positives
+            t[1] += flagged
+            t[2] += correct
+    for name, (positives, flagged, correct) in totals.items():
+        precision = correct / flagged if flagged else float("nan")
+        recall = correct / positives if positives else float("nan")
+        print(f"TOTAL {name:24} copies {positives:5} flagged {flagged:5} correct {correct:5} "
+              f"precision {precision:.3f} recall {recall:.3f}")
+    story = {i.id: i.story for i in items}
     wrong = [(it.id, labels[it.id].duplicate_of) for it in items
-             if labels[it.id].status != "original" and it.story != {i.id: i.story for i in items}.get(labels[it.id].duplicate_of)]
+             if labels[it.id].status != "original" and it.story != story.get(labels[it.id].duplicate_of)]
     print(f"wrong links (false positives): {len(wrong)}", *wrong[:20], sep="\n  ")
-    _ = positives
 
 
-def first_id(items, item):
-    for it in items:
-        if it.story == item.story:
-            return it.id
-    return item.id
+_SKETCH_FLAGS = {
+    "shingle_words": int, "bands": int, "rows": int, "bottom_k": int, "lead_shingles": int,
+    "min_containment": float, "min_lead": float, "min_numbers": float,
+}
+
+
+def add_sketch_arguments(parser) -> None:
+    """Flags that override SketchParams fields (defaults: the shipped parameters)."""
+    for name, kind in _SKETCH_FLAGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, metavar=kind.__name__.upper(),
+                            help=f"SketchParams.{name}")
+
+
+def sketch_params(args):
+    from transforms.dedup.sketch import SketchParams
+
+    given = {name: getattr(args, name) for name in _SKETCH_FLAGS if getattr(args, name, None) is not None}
+    return SketchParams(**given)
 
 
 def main(argv=None) -> int:
@@ -425,12 +442,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
     parser.add_argument("--no-state-cache", action="store_true",
                         help="run the in-process FnApiRunner without its state cache (see docs/dedup.md)")
+    add_sketch_arguments(parser)
     args = parser.parse_args(argv)
     if args.no_state_cache:
         from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
         worker_handlers.STATE_CACHE_SIZE_MB = 0
-    config = DedupConfig()
+    config = DedupConfig(sketch=sketch_params(args))
     if args.mode == "pairs":
         pairs_report(config.sketch)
         return 0
