@@ -55,12 +55,12 @@ class _Receiver(threading.Thread):
 
         self.arrivals: dict[str, int] = {}
         self.statuses: dict[str, str] = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                        enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50)
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             for records in self._consumer.poll(timeout_ms=100).values():
                 now = time.monotonic_ns()
                 for record in records:
@@ -70,7 +70,7 @@ class _Receiver(threading.Thread):
         self._consumer.close()
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
 
 
