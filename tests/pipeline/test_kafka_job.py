@@ -81,6 +81,13 @@ def test_first_run_writes_every_article_exactly_once_by_id(seeds_scenario):
     assert {value["source"]["topic"] for value in values} == {names["in"]}
     assert {value["source"]["partition"] for value in values} == {0, 1, 2}
     assert all(set(value["source"]) == {"topic", "partition", "offset"} for value in values)
+    import jsonschema
+
+    from transforms.records import load_schema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    for value in values:
+        validator.validate(value)
     assert kafka.read_all(names["dlq"]) == []
 
 
