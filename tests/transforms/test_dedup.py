@@ -333,3 +333,25 @@ def test_the_stage_is_one_fused_stage_with_its_source_on_the_fn_api_runner():
     assert any(name.endswith("ReadUnbounded/Process") for name in dedup_stages[0])
     assert {"Dedup/Prepare", "Dedup/ExactBand", "Dedup/Band01", "Dedup/Band20", "Dedup/FanOut", "Dedup/Verify",
             "Dedup/Decide"} <= set(dedup_stages[0])
+
+
+def test_every_stateful_step_gets_its_own_timers():
+    """In one fused stage the FnApiRunner buffers timers by timer family id: each band and the
+    sketch store must fire their own expiry timers (one bucket per band, three sketches here)."""
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.transforms.window import TimestampedValue
+
+    root = beam.Pipeline(runner="FnApiRunner")
+    _ = (root
+         | beam.Create([article(str(i), "text one two three four five", i, T0 + 10 * i) for i in range(3)],
+                       reshuffle=False)
+         | beam.Map(lambda a: TimestampedValue(a, a.ingest_time))
+         | "Dedup" >> DeduplicateArticles(DedupConfig(horizon_seconds=100)))
+    result = root.run()
+    result.wait_until_finish()
+    counts = {(c.key.step, c.key.metric.name): c.committed for c in result.metrics().query(MetricsFilter())["counters"]
+              if c.key.metric.namespace == "dedup"}
+    bands = ["ExactBand"] + [f"Band{i:02d}" for i in range(1, PARAMS.bands + 1)]
+    assert {band: counts.get((f"Dedup/{band}", "expired_buckets")) for band in bands} == {band: 1 for band in bands}
+    assert counts[("Dedup/Verify", "expired_sketches")] == 3
