@@ -2,6 +2,7 @@
 
     python bench/memory_soak.py soak --count 100000 --horizon 600 --out /tmp/soak.json      # needs the broker
     python bench/memory_soak.py timing --count 100000 --out /tmp/timing.json                # no broker
+    python bench/memory_soak.py limits --out /tmp/limits.json                               # worst cases
 
 ``soak`` writes ``count`` distinct ~60-word articles (sentences of the Wikinews seeds plus a sentence with
 ever-new numbers and names, so the vocabulary keeps growing) to a fresh topic, with Kafka timestamps
@@ -17,6 +18,9 @@ batches of 64, the pipeline's default: token limit, spaCy inside ``memory_zone``
 events) in this process, reports its RSS and the size of spaCy's string store at every 10,000, and
 percentiles of the per-article time, including p99.9 (an article's time is its batch's: it leaves the
 stage when its batch does): the bound documented in docs/reliability.md.
+
+``limits`` times the slowest inputs the limits let through (texts at the character, word and token limits),
+each alone.
 
 Output: one JSON document (``--out``) and a short table on stdout.
 """
@@ -206,6 +210,52 @@ def timing(args) -> dict:
     return result
 
 
+def limits(args) -> dict:
+    """The slowest inputs the limits let through, each alone through parse and the NLP DoFn."""
+    from transforms.nlp import DEFAULT_MAX_TOKENS, _AnnotateBatchFn, default_model_name
+    from transforms.parse import DEFAULT_MAX_TEXT_CHARS, DEFAULT_MAX_WORD_CHARS, parse_message
+    from transforms.records import RawMessage
+
+    rng = random.Random(_SEED)
+    people = ("Angela Merkel", "Barack Obama", "Xi Jinping", "Narendra Modi", "Airbus", "Boeing", "NATO")
+    places = ("Paris", "Berlin", "Tokyo", "Nairobi", "Lima", "Oslo")
+
+    def fill(make, limit):
+        parts, size = [], 0
+        while size < limit:
+            parts.append(make())
+            size += len(parts[-1]) + 1
+        return " ".join(parts)[:limit].rsplit(" ", 1)[0]
+
+    punctuation = "\"'()[]{}.,;:!?-*"
+    cases = {
+        "entity-dense prose at the text limit": fill(
+            lambda: f"{rng.choice(people)} met {rng.choice(people)} in {rng.choice(places)} on {rng.randint(1, 28)} "
+                    f"May 2024.", DEFAULT_MAX_TEXT_CHARS - 1),
+        "one token per two characters, just under the token limit": "1 " * (DEFAULT_MAX_TOKENS - 10),
+        "punctuation runs at the word limit": fill(
+            lambda: "".join(rng.choice(punctuation) for _ in range(DEFAULT_MAX_WORD_CHARS)), DEFAULT_MAX_TEXT_CHARS - 1),
+        "one sentence of 30,000 words": fill(lambda: rng.choice(("and", "the", "plane", "flew", "far")), 150_000),
+    }
+    annotate = _AnnotateBatchFn(args.spacy_model or default_model_name(), batch_size=1)
+    annotate.setup()
+    result = {"kind": "limits", "cases": {}}
+    for name, text in cases.items():
+        payload = json.dumps({"id": "limit", "text": text}).encode("utf-8")
+        begin = time.perf_counter()
+        try:
+            parsed = parse_message(RawMessage(payload, {"file": "limits"}, time.time(), "json"))
+            outputs = list(annotate.process([parsed]))
+            outcome = "dead letter" if any(hasattr(o, "tag") for o in outputs) else "record"
+        except Exception as err:  # a parse refusal is a dead letter too
+            outcome = f"dead letter ({type(err).__name__}: {err})"
+        seconds = time.perf_counter() - begin
+        result["cases"][name] = {"chars": len(text), "seconds": round(seconds, 2), "outcome": outcome}
+        print(f"{name}: {len(text)} chars, {seconds:.2f} s, {outcome}", flush=True)
+    result["load_average"] = os.getloadavg()
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,8 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     timed.add_argument("--spacy-model")
     timed.add_argument("--batch", type=int, default=64, help="articles per nlp.pipe batch (the pipeline's default)")
     timed.add_argument("--out", help="JSON result")
+    worst = commands.add_parser("limits")
+    worst.add_argument("--spacy-model")
+    worst.add_argument("--out", help="JSON result")
     args = parser.parse_args(argv)
-    result = soak(args) if args.command == "soak" else timing(args)
+    result = {"soak": soak, "timing": timing, "limits": limits}[args.command](args)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
     return 0 if result.get("exit_code", 0) == 0 else 1
