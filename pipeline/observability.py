@@ -267,10 +267,12 @@ class LagPoller:
                 return False, f"last answer {age:.0f} s ago"
             return True, "ok"
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self._interval + 10)
+            self._thread.join(timeout=timeout)
+            if self._thread.is_alive():  # stuck in a poll: a daemon thread, it ends with the process
+                return
         self._probe.close()
 
 
@@ -608,9 +610,6 @@ class Observability:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
         if self._folder is not None:
             if self._previous_env is None:
                 os.environ.pop(MULTIPROC_ENV, None)
@@ -619,6 +618,9 @@ class Observability:
             metrics.reset()
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+        if self._poller is not None:  # last: a poll in progress may take a few seconds to give up
+            self._poller.stop()
+            self._poller = None
         return False
 
 
