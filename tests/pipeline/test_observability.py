@@ -514,8 +514,16 @@ def test_kafka_run_serves_metrics_that_match_what_it_processed(kafka_bootstrap, 
                 return found if written == 8 and len(lag) == 2 and sum(lag) == 0 else None
 
             found = job.wait_for(done, "8 records written and a lag of 0")
-            assert sample(found, "news_ingest_duplicates_total", kind="exact") == 2
-            expected_counts = {"parse": 10, "dedup": 8, "nlp": 6, "timex": 6, "events": 6, "sink": 8}
+            # what dedup decided is in the records (which copy of the three is the original depends on
+            # arrival order across partitions); the metrics must say the same
+            statuses = [r["dedup"]["status"] for r in kafka.read_all(names["out"])]
+            exact, near = statuses.count("exact_duplicate"), statuses.count("near_duplicate")
+            assert exact >= 1 and exact + near <= 2, statuses
+            assert (sample(found, "news_ingest_duplicates_total", kind="exact") or 0) == exact
+            assert (sample(found, "news_ingest_duplicates_total", kind="near") or 0) == near
+            originals = 8 - exact - near
+            expected_counts = {"parse": 10, "dedup": 8, "nlp": originals, "timex": originals, "events": originals,
+                               "sink": 8}
             for stage, count in expected_counts.items():
                 assert sample(found, "news_ingest_stage_duration_seconds_count", stage=stage) == count, stage
                 assert sample(found, "news_ingest_stage_duration_seconds_sum", stage=stage) > 0, stage
@@ -530,9 +538,11 @@ def test_kafka_run_serves_metrics_that_match_what_it_processed(kafka_bootstrap, 
         job.kill()
     assert code == 0, "\n".join(job.lines[-30:])
     (stopped,) = job.events("run_stopped")
+    records = kafka.read_all(names["out"])
+    copies = sum(r["dedup"]["status"] != "original" for r in records)
     assert {k: stopped[k] for k in ("articles_read", "articles_written", "duplicates", "dead_letters")} == {
-        "articles_read": 10, "articles_written": 8, "duplicates": 2, "dead_letters": 2}
-    assert len(kafka.read_all(names["out"])) == 8
+        "articles_read": 10, "articles_written": 8, "duplicates": copies, "dead_letters": 2}
+    assert len(records) == 8
     assert len(kafka.read_all(names["dlq"])) == 2
     if not fused:
         pytest.xfail("the run graph is not one fused stage (dedup's Flatten): records are written only when the "
@@ -646,3 +656,31 @@ def test_dashboard_and_alerts_query_only_metrics_we_export():
     if compose.exists():  # the stack serves the job's metrics on the port this config scrapes
         port = job["static_configs"][0]["targets"][0].rsplit(":", 1)[1]
         assert f'METRICS_PORT: "{port}"' in compose.read_text()
+
+
+@pytest.mark.slow
+def test_replay_with_metrics_counts_what_it_wrote(tmp_path, capfd):
+    from pipeline.cli import main
+
+    source = tmp_path / "articles.jsonl"
+    lines = [json.dumps({"id": f"r{n}", "text": text, "published_at": "2024-03-04T10:00:00Z"}) for n, text in
+             enumerate(_TEXTS[:3])]
+    lines += [json.dumps({"id": "copy", "text": _TEXTS[0]}), "{not json"]
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    try:
+        code = main(["replay", str(source), "--out", str(out), "--metrics-port", "0", "--metrics-host", "127.0.0.1",
+                     "--log-format", "json"])
+    finally:
+        observability.configure_logging("text", events=False)
+    assert code == 0
+    events = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    (started,) = [e for e in events if e.get("event") == "run_started"]
+    (finished,) = [e for e in events if e.get("event") == "run_finished"]
+    assert started["runner"] == "FnApiRunner" and started["metrics_port"] > 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    copies = sum(r["dedup"]["status"] != "original" for r in records)
+    assert len(records) == 4 and copies == 1
+    assert {k: finished[k] for k in ("articles_read", "articles_written", "duplicates", "dead_letters")} == {
+        "articles_read": 5, "articles_written": 4, "duplicates": 1, "dead_letters": 1}
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
