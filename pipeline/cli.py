@@ -61,8 +61,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long (ingest time) an article is remembered for dedup (default 7 days)")
 
 
-def pipeline_config(args):
-    """The frozen configuration of the stages, checked once here."""
+def pipeline_config(args, *, bounded: bool = False):
+    """The frozen configuration of the stages, checked once here; ``bounded`` for a replay of files."""
     from pipeline.graph import PipelineConfig
     from pipeline.options import UsageError
     from transforms.dedup import DedupConfig
@@ -74,7 +74,7 @@ def pipeline_config(args):
     except OSError:
         raise UsageError(f"spaCy model {model!r} is not installed") from None
     return PipelineConfig(spacy_model=model, batch_size=args.batch_size,
-                          dedup=DedupConfig(horizon_seconds=args.dedup_horizon_seconds))
+                          dedup=DedupConfig(horizon_seconds=args.dedup_horizon_seconds, expire_entries=not bounded))
 
 
 def replay_command(args, beam_args: list[str]) -> int:
@@ -97,7 +97,7 @@ def replay_command(args, beam_args: list[str]) -> int:
     dlq = args.dlq or _default_dlq_path(args.out)
     for path in (args.out, dlq):
         _check_writable(path)
-    config = pipeline_config(args)
+    config = pipeline_config(args, bounded=True)
     started = time.time()
     with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
         build_graph(

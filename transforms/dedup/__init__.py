@@ -27,12 +27,15 @@ _DEFAULT_MAX_CANDIDATES = 16
 class DedupConfig:
     """``horizon_seconds``: how long (ingest time) an article can be the original of later copies.
     ``max_bucket``: entries one LSH bucket keeps (the earliest); ``max_candidates``: candidates
-    verified per article (those sharing the most bands, then the earliest)."""
+    verified per article (those sharing the most bands, then the earliest). ``expire_entries``:
+    set event-time timers that drop state after the horizon (the Kafka job); False for a bounded
+    replay, where every article has the run's start as ingest time and nothing can expire."""
 
     horizon_seconds: float = DEFAULT_HORIZON_SECONDS
     sketch: SketchParams = field(default_factory=SketchParams)
     max_bucket: int = _DEFAULT_MAX_BUCKET
     max_candidates: int = _DEFAULT_MAX_CANDIDATES
+    expire_entries: bool = True
 
 
 class DeduplicateArticles(beam.PTransform):
