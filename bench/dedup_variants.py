@@ -6,7 +6,7 @@
     python bench/dedup_variants.py stream --order shuffled
 
 Seeds: every article of seeds/ (wikinews/airbus, wikinews/apple, the scraped page) except
-seeds/syndicated (those are copies themselves; ``stream`` adds them as a known-copy kind).
+seeds/wikinews/syndicated (those are copies themselves; ``stream`` adds them as a known-copy kind).
 Variants of each seed, at several strengths: a new headline (title, and as the first line of the
 text), a dateline prefix, a copyright footer (short, long), the last sentences cut (keep 90/75/50/35 %),
 a sentence of local context (top, end), a share of words changed (1 in 20/10/7/5), paragraphs
@@ -227,8 +227,8 @@ def build_stream(order: str, seed: int = 7) -> list[Item]:
 
 
 def _syndicated_copies(seeds: list[Item]) -> list[Item]:
-    """seeds/syndicated/copies.jsonl: copies the lead made by hand; their story is the seed with the most shared words."""
-    path = ROOT / "seeds" / "syndicated" / "copies.jsonl"
+    """seeds/wikinews/syndicated/copies.jsonl: copies the lead made by hand; their story is the seed with the most shared words."""
+    path = ROOT / "seeds" / "wikinews" / "syndicated" / "copies.jsonl"
     if not path.exists():
         return []
     items = []
