@@ -182,3 +182,32 @@ def test_broker_down_30_seconds_the_job_waits_and_resumes(private_broker, tmp_pa
     assert set(written) == set(keys), f"missing: {sorted(set(keys) - set(written))[:10]}"
     assert kafka.read_all(names["dlq"]) == [], "the outage dead-lettered articles"
     assert kafka.committed(names["group"], names["in"]) == kafka.end_offsets(names["in"])
+
+
+# ------------------------------------------------------------------ the hostile catalogue through Kafka
+
+
+def test_every_hostile_message_is_one_record_or_one_dead_letter_through_kafka(kafka):
+    import orjson
+
+    from tests.test_hostile_input import HOSTILE, good_article
+
+    names = bench.topic_names("hostile")
+    for role in ("in", "out", "dlq"):
+        kafka.create_topic(names[role])
+    values = []
+    for number, (_, payload, _) in enumerate(HOSTILE):
+        values += [good_article(number), payload]
+    values.append(good_article(len(HOSTILE)))
+    values = [v for v in values if len(v) < 1_000_000]  # the producer's and the broker's default limit: 1 MiB
+    kafka.produce(names["in"], values)
+    assert main(["run", "--bootstrap-servers", kafka.bootstrap, "--input-topic", names["in"], "--output-topic",
+                 names["out"], "--dlq-topic", names["dlq"], "--group-id", names["group"], "--until-caught-up",
+                 "--max-bundle-records", "25"]) == 0
+    records = [orjson.loads(r.value) for r in kafka.read_all(names["out"])]
+    dead = [orjson.loads(r.value) for r in kafka.read_all(names["dlq"])]
+    offsets = Counter(item["source"]["offset"] for item in records + dead)
+    assert sorted(offsets) == list(range(len(values))) and set(offsets.values()) == {1}
+    good = {f"good-{n}" for n in range(len(HOSTILE) + 1)}
+    assert good <= {r["id"] for r in records}
+    assert all(d["error"]["message"] for d in dead)
