@@ -8,8 +8,10 @@ with arbitrary bytes and strings (hypothesis); spaCy is loaded once per module.
 from __future__ import annotations
 
 import random
+import re
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import orjson
 import pytest
@@ -30,15 +32,19 @@ _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 # ------------------------------------------------------------------ the catalogue
 
 
+_WIKINEWS = sorted((Path(__file__).resolve().parents[1] / "seeds" / "wikinews").glob("*/*.json"))
+
+
 def good_article(number: int) -> bytes:
-    """A sound article on one topic (Airbus deliveries), distinct per number."""
-    city = ("Toulouse", "Hamburg", "Mobile", "Tianjin")[number % 4]
+    """A sound article on one topic (Airbus), a distinct story per number: the lead of a different
+    Wikinews seed follows one shared sentence, so dedup rightly keeps every one an original
+    (a template that changes only a figure and a city would be a near copy)."""
+    story = orjson.loads(_WIKINEWS[number % len(_WIKINEWS)].read_bytes())["text"]
+    lead = " ".join(re.split(r"(?<=[.!?])\s+", story)[:3])
     return orjson.dumps({
         "id": f"good-{number}",
-        "title": f"Airbus delivers aircraft {number}",
-        "text": (f"Airbus delivered {number + 3} A320neo aircraft from its {city} plant on Monday, the company said. "
-                 f"Chief executive Guillaume Faury told reporters in {city} that deliveries would rise next year. "
-                 f"Boeing did not comment on the figures, which were published on 12 March 2024."),
+        "title": f"Airbus chief comments, story {number}",
+        "text": f"Airbus chief executive Guillaume Faury spoke about the industry on Monday. {lead}",
         "published_at": "2024-03-12T09:30:00+01:00",
         "source": "Wikinews",
     })
