@@ -12,7 +12,7 @@ from transforms.event_types import EVENT_TYPES, FALLBACK_TYPE, event_type, nomin
 from transforms.events import extract_events
 from transforms.pubtime import PublicationTime
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_8e0deb087ab3057e.txt"
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_8e0deb087ab3057e.txt"
 ANCHOR = PublicationTime(datetime(2024, 3, 5, 9, 30, tzinfo=timezone.utc), 0)
 EVENT_KEYS = {"trigger", "actor", "target", "time", "location", "type", "negated", "modality", "reported"}
 
@@ -250,7 +250,6 @@ def _seed_article():
     return parse_message(RawMessage(SEED.read_bytes(), {"file": SEED.name}, 1_600_000_000.0, "text"))
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="shared/seeds is not beside the repository")
 def test_seed_secured_and_rejected_with_a_hand_made_timex(nlp):
     from transforms.nlp import publication_anchor
 
@@ -268,7 +267,6 @@ def test_seed_secured_and_rejected_with_a_hand_made_timex(nlp):
     assert rejected[0]["type"] == "REJECT" and rejected[0]["reported"] is False
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="shared/seeds is not beside the repository")
 def test_seed_end_to_end_through_the_annotate_stage(nlp):
     from transforms.nlp import annotate_docs
 
