@@ -65,14 +65,15 @@ def pipeline_config(args, *, bounded: bool = False):
     """The frozen configuration of the stages, checked once here; ``bounded`` for a replay of files."""
     from pipeline.graph import PipelineConfig
     from pipeline.options import UsageError
+    from spacy import util as spacy_util
+
     from transforms.dedup import DedupConfig
-    from transforms.nlp import default_model_name, load_model
+    from transforms.nlp import default_model_name
 
     model = args.spacy_model or default_model_name()
-    try:
-        load_model(model)  # fail on the command line, not inside a worker
-    except OSError:
-        raise UsageError(f"spaCy model {model!r} is not installed") from None
+    # Fail on the command line, not inside a worker; without loading the model a second time here.
+    if not (spacy_util.is_package(model) or os.path.isdir(model)):
+        raise UsageError(f"spaCy model {model!r} is not installed")
     return PipelineConfig(spacy_model=model, batch_size=args.batch_size,
                           dedup=DedupConfig(horizon_seconds=args.dedup_horizon_seconds, expire_entries=not bounded))
 
