@@ -81,7 +81,7 @@ def parse_message(message: RawMessage, limits: ParseLimits = ParseLimits()) -> A
         raise ArticleParseError("payload is empty")
     kind = message.content_kind
     if kind == "auto":
-        kind = "json" if decoded.lstrip().startswith(("{", "[")) else "text"
+        kind = "json" if _is_json_document(decoded) else "text"
     ingested = datetime.fromtimestamp(message.ingest_time, tz=timezone.utc)
     if kind == "json":
         fields = _fields_from_object(_load_object(decoded), ingested)
@@ -210,6 +210,15 @@ def _looks_like_html(text: str) -> bool:
         return True
     tags = _HTML_TAG.findall(text)
     return len(tags) >= 5 and sum(map(len, tags)) >= 0.05 * len(text)
+
+
+_JSON_SCALAR = re.compile(r'^(?:null|true|false|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")$')
+
+
+def _is_json_document(decoded: str) -> bool:
+    """An object or array, or a bare JSON value (null, 42, "x"): never an article's raw text."""
+    stripped = decoded.strip()
+    return stripped.startswith(("{", "[")) or bool(_JSON_SCALAR.match(stripped))
 
 
 def _without_prefix(line: str) -> str:

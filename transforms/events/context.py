@@ -38,7 +38,8 @@ def attach_timexes(doc, text_length: int, timexes, trigger_ids) -> dict:
     """
     attached = {}
     for timex in timexes or ():
-        if not isinstance(timex, dict) or timex.get("type") not in _ANCHORING_TIMEX_TYPES or not timex.get("value"):
+        if (not isinstance(timex, dict) or not isinstance(timex.get("type"), str)
+                or timex["type"] not in _ANCHORING_TIMEX_TYPES or not timex.get("value")):
             continue
         try:
             start, end = int(timex["start"]), int(timex["end"])
