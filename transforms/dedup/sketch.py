@@ -25,7 +25,6 @@ __all__ = [
     "minhash_signature",
     "band_keys",
     "exact_band_key",
-    "number_tokens",
     "make_sketch",
     "Analysis",
     "analyze",

@@ -110,37 +110,3 @@ def _eventive_noun(token) -> bool:
     if lemma in NON_EVENTIVE_NOUNS or not lemma.isalpha():
         return False
     return nominalized_verb(lemma, verb_lemmas()) is not None
-
-
-def _candidate_indices(doc) -> list[int]:
-    """Indices of the tokens whose part of speech can make them triggers, read from one int array
-    (creating a Token object per word costs more than the rules themselves)."""
-    if len(doc) == 0:
-        return []
-    pos = doc.to_array("POS").tolist()
-    return [i for i, value in enumerate(pos) if value in _CANDIDATE_POS]
-
-
-def is_trigger(token) -> bool:
-    """Whether a token names an event: a clause-heading verb, a copula, a predicate adjective or an eventive noun."""
-    pos, dep = token.pos_, token.dep_
-    if pos == "VERB":
-        return dep not in _NON_EVENT_VERB_DEPS and token.lemma_.lower() not in NON_EVENT_VERBS
-    if pos == "AUX":
-        return dep not in ("aux", "auxpass") and token.lemma_.lower() == "be"
-    if pos == "ADJ":
-        return dep == "acomp"
-    if pos == "NOUN":
-        return _eventive_noun(token)
-    return False
-
-
-def _eventive_noun(token) -> bool:
-    lemma = token.lemma_.lower()
-    if token.dep_ == "compound" and token.head.pos_ == "NOUN":
-        return False  # "test flight": the head carries the event
-    if lemma in EVENTIVE_NOUNS:
-        return True
-    if lemma in NON_EVENTIVE_NOUNS or not lemma.isalpha():
-        return False
-    return nominalized_verb(lemma, verb_lemmas()) is not None
