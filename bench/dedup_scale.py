@@ -110,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="articles per second of ingest time (default 20)")
     parser.add_argument("--no-state-cache", action="store_true",
                         help="run the in-process FnApiRunner without its state cache (see docs/dedup.md)")
+    parser.add_argument("--no-expiry", action="store_true",
+                        help="set no expiry timers (as replay does): a bounded run otherwise fires them all at its end")
     add_sketch_arguments(parser)
     args, beam_args = parser.parse_known_args(argv)
 
@@ -132,7 +134,7 @@ def main(argv=None) -> int:
     print(f"generated {len(articles)} articles ({words / len(articles):.0f} words on average, "
           f"{kinds.count('copy')} variants) in {time.perf_counter() - started:.1f} s")
 
-    config = DedupConfig(sketch=sketch_params(args))
+    config = DedupConfig(sketch=sketch_params(args), expire_entries=not args.no_expiry)
     sample = articles[:2000]
     started = time.perf_counter()
     for a in sample:
