@@ -69,23 +69,11 @@ def count_records(bootstrap: str, topic: str) -> int:
 
 
 def read_keys(bootstrap: str, topic: str) -> list[str]:
-    from kafka import KafkaConsumer, TopicPartition
+    from transforms.kafka import admin as kafka_admin
+    from transforms.kafka.config import KafkaConnection
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        keys = []
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for batch in consumer.poll(timeout_ms=1000).values():
-                keys.extend(r.key.decode("utf-8") if r.key else "" for r in batch)
-        return keys
-    finally:
-        consumer.close()
+    records = kafka_admin.read_topic(KafkaConnection((bootstrap,)), topic)
+    return [r.key.decode("utf-8") if r.key else "" for r in records]
 
 
 def wait_until(condition, timeout: float, what: str, process: subprocess.Popen | None = None, log: Path | None = None):

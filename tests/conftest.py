@@ -114,21 +114,9 @@ class KafkaTestClient:
 
     def read_all(self, topic: str) -> list:
         """Every record of the topic, from the beginning to the current end offsets."""
-        from kafka import KafkaConsumer, TopicPartition
+        from transforms.kafka import admin
 
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            ends = consumer.end_offsets(partitions)
-            records = []
-            while any(consumer.position(tp) < ends[tp] for tp in partitions):
-                for batch in consumer.poll(timeout_ms=1000).values():
-                    records.extend(batch)
-            return sorted(records, key=lambda r: (r.partition, r.offset))
-        finally:
-            consumer.close()
+        return admin.read_topic(self.connection, topic)
 
     def end_offsets(self, topic: str) -> dict:
         from transforms.kafka import admin

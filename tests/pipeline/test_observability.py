@@ -421,21 +421,10 @@ class _Kafka:
         producer.close()
 
     def read_all(self, topic):
-        from kafka import KafkaConsumer, TopicPartition
+        from transforms.kafka import admin
+        from transforms.kafka.config import KafkaConnection
 
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            ends = consumer.end_offsets(partitions)
-            values = []
-            while any(consumer.position(tp) < ends[tp] for tp in partitions):
-                for batch in consumer.poll(timeout_ms=1000).values():
-                    values.extend(json.loads(record.value) for record in batch)
-            return values
-        finally:
-            consumer.close(autocommit=False)
+        return [json.loads(r.value) for r in admin.read_topic(KafkaConnection((self.bootstrap,)), topic)]
 
     def offsets(self, group, topic):
         """{partition: (committed or None, end offset)}."""

@@ -6,7 +6,7 @@ from typing import Iterable, Mapping
 
 from transforms.kafka.config import KafkaConnection
 
-__all__ = ["KafkaAdminError", "missing_topics", "create_topics", "end_offsets", "committed_offsets"]
+__all__ = ["KafkaAdminError", "missing_topics", "create_topics", "end_offsets", "committed_offsets", "read_topic"]
 
 
 class KafkaAdminError(RuntimeError):
@@ -90,3 +90,25 @@ def committed_offsets(connection: KafkaConnection, group_id: str, topics: Iterab
         return result
     finally:
         consumer.close()
+
+
+def read_topic(connection: KafkaConnection, topic: str) -> list:
+    """Every record of ``topic`` from the beginning to the end offsets seen now, ordered by
+    (partition, offset); for tests and benchmarks. Joins no group and commits nothing."""
+    from kafka import TopicPartition
+
+    consumer = _consumer(connection)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        records = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records.extend(batch)
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close(autocommit=False)
