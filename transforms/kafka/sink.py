@@ -31,42 +31,40 @@ SINK_STAGE = "sink"
 _TOO_LARGE_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "RecordBatchTooLargeError")
 
 
-class WriteRecordsToKafka(beam.PTransform):
+class _WriteToKafka(beam.PTransform):
+    """What both sinks share: configuration, injectable clients, one producing DoFn per kind."""
+
+    def __init__(self, config: KafkaSinkConfig, producer_factory: Callable | None = None,
+                 admin_factory: Callable | None = None):
+        super().__init__()
+        self._config = config
+        self._producer_factory = producer_factory
+        self._admin_factory = admin_factory
+
+    def _produce(self, kind: str):
+        return beam.ParDo(_ProduceFn(self._config, kind, self._producer_factory, self._admin_factory))
+
+
+class WriteRecordsToKafka(_WriteToKafka):
     """PCollection[dict] (schema v1 records) -> PCollection[DeadLetter] of records too large to write.
 
     Key: the record's ``id``; value: its JSON. The returned dead letters carry the record's JSON as
     payload (truncated as every dead letter is) and the record's ``source`` (topic, partition, offset).
     """
 
-    def __init__(self, config: KafkaSinkConfig, producer_factory: Callable | None = None,
-                 admin_factory: Callable | None = None):
-        super().__init__()
-        self._config = config
-        self._producer_factory = producer_factory
-        self._admin_factory = admin_factory
-
     def expand(self, records):
-        return records | "Produce" >> beam.ParDo(
-            _ProduceFn(self._config, "record", self._producer_factory, self._admin_factory))
+        return records | "Produce" >> self._produce("record")
 
 
-class WriteDeadLettersToKafka(beam.PTransform):
+class WriteDeadLettersToKafka(_WriteToKafka):
     """PCollection[DeadLetter] -> the dead-letter topic, as ``DeadLetter.to_dict()`` JSON.
 
     Key: ``topic/partition/offset`` of the message the dead letter came from. The payload is cut so
     that the dead letter fits the topic (``payload_bytes`` and ``payload_sha256`` keep the original).
     """
 
-    def __init__(self, config: KafkaSinkConfig, producer_factory: Callable | None = None,
-                 admin_factory: Callable | None = None):
-        super().__init__()
-        self._config = config
-        self._producer_factory = producer_factory
-        self._admin_factory = admin_factory
-
     def expand(self, dead_letters):
-        _ = dead_letters | "Produce" >> beam.ParDo(
-            _ProduceFn(self._config, "dead_letter", self._producer_factory, self._admin_factory))
+        _ = dead_letters | "Produce" >> self._produce("dead_letter")
         return beam.pvalue.PDone(dead_letters.pipeline)
 
 
