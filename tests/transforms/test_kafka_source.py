@@ -18,7 +18,8 @@ from pipeline.kafka_job import sinks_fused_with_source
 from transforms.kafka import sink as sink_module
 from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig
 from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
-from transforms.kafka.source import KafkaCheckpointMark, KafkaUnboundedSource, ReadFromKafka
+from transforms.kafka.source import KafkaCheckpointMark, KafkaUnboundedSource, PollBatch, PollBatchCoder, ReadFromKafka
+from transforms.records import RawMessage
 
 Record = namedtuple("Record", "topic partition offset timestamp key value")
 CONNECTION = KafkaConnection(("localhost:9092",))
@@ -98,17 +99,27 @@ def stop_at_ends(topic):
     return tuple((topic, p, len(values)) for p, values in enumerate(FAKE_TOPICS[topic]))
 
 
+def _read_all(reader):
+    """Every message a reader emits until it reports "no data", with each poll's element timestamp."""
+    batches = []
+    available = reader.start()
+    while available:
+        batches.append((reader.get_current(), reader.get_current_timestamp()))
+        available = reader.advance()
+    return batches
+
+
 def test_the_reader_emits_every_partition_with_kafka_timestamps_and_stops_at_the_end_offsets(fake_topic):
     config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
     reader = KafkaUnboundedSource(config, consumer_factory=FakeConsumer).create_reader(None, None)
     seen = []
-    available = reader.start()
-    while available:
-        message = reader.get_current()
-        assert reader.get_current_timestamp().micros == round(message.ingest_time * 1_000_000)
-        seen.append((message.source["partition"], message.source["offset"], message.payload))
-        available = reader.advance()
-    assert sorted(seen) == [(0, 0, b"a0"), (0, 1, b"a1"), (0, 2, b"a2"), (0, 3, b"a3"), (2, 0, b"c0"), (2, 1, b"c1")]
+    for batch, timestamp in _read_all(reader):
+        assert isinstance(batch, PollBatch) and batch
+        # A poll is stamped with its oldest message, so no message is earlier than its element.
+        assert timestamp.micros == min(round(message.ingest_time * 1_000_000) for message in batch)
+        seen.extend((m.source["partition"], m.source["offset"], m.payload, m.ingest_time) for m in batch)
+    assert sorted(seen) == [(0, 0, b"a0", 1_600_000_000.0), (0, 1, b"a1", 1_600_000_001.0), (0, 2, b"a2", 1_600_000_002.0),
+                            (0, 3, b"a3", 1_600_000_003.0), (2, 0, b"c0", 1_600_000_000.0), (2, 1, b"c1", 1_600_000_001.0)]
     assert reader.get_watermark() == MAX_TIMESTAMP
     assert reader.get_checkpoint_mark().offsets == ((fake_topic, 0, 4), (fake_topic, 1, 0), (fake_topic, 2, 2))
 
@@ -118,12 +129,30 @@ def test_a_reader_resumes_strictly_after_its_checkpoint(fake_topic):
     source = KafkaUnboundedSource(config, consumer_factory=FakeConsumer)
     mark = KafkaCheckpointMark(((fake_topic, 0, 3), (fake_topic, 2, 1)), CONNECTION, "g")
     reader = source.create_reader(None, mark)
-    seen = []
-    available = reader.start()
-    while available:
-        seen.append(reader.get_current().payload)
-        available = reader.advance()
-    assert sorted(seen) == [b"a3", b"c1"]
+    assert sorted(m.payload for batch, _ in _read_all(reader) for m in batch) == [b"a3", b"c1"]
+
+
+def test_a_bundle_holds_at_most_max_records_per_bundle_and_the_checkpoint_starts_the_next(fake_topic):
+    config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
+    reader = KafkaUnboundedSource(config, consumer_factory=FakeConsumer, max_records_per_bundle=4).create_reader(None, None)
+    first = [m.payload for batch, _ in _read_all(reader) for m in batch]  # until "no data now"
+    assert len(first) == 4 and reader.get_watermark() != MAX_TIMESTAMP
+    assert not reader.advance()  # still full until Beam takes the checkpoint
+    assert dict(((t, p), o) for t, p, o in reader.get_checkpoint_mark().offsets)[(fake_topic, 0)] >= 2
+    second = []
+    while reader.advance():
+        second.extend(m.payload for m in reader.get_current())
+    assert len(second) == 2 and reader.get_watermark() == MAX_TIMESTAMP
+    assert sorted(first + second) == [b"a0", b"a1", b"a2", b"a3", b"c0", b"c1"]
+
+
+def test_a_poll_batch_survives_its_coder_and_its_size_is_estimated_without_encoding():
+    batch = PollBatch([RawMessage(b"x" * 100, {"topic": "t", "partition": 0, "offset": n}, 1.5, "auto", n)
+                       for n in range(3)])
+    coder = PollBatchCoder()
+    assert coder.decode(coder.encode(batch)) == batch
+    assert isinstance(coder.decode(coder.encode(batch)), PollBatch)
+    assert 300 <= coder.estimate_size(batch) < len(coder.encode(batch)) * 2
 
 
 def test_the_pipeline_reads_everything_and_commits_the_end_offsets(fake_topic):
@@ -138,7 +167,7 @@ def test_the_pipeline_reads_everything_and_commits_the_end_offsets(fake_topic):
         committed.update(commit)
     assert committed == {(fake_topic, 0): 4, (fake_topic, 1): 0, (fake_topic, 2): 2}
     # Bundles of two records: commits move forward bundle by bundle, never backwards.
-    firsts = [commit.get((fake_topic, 0), 0) for commit in FAKE_COMMITS]
+    firsts = [commit[(fake_topic, 0)] for commit in FAKE_COMMITS if (fake_topic, 0) in commit]
     assert firsts == sorted(firsts) and len(FAKE_COMMITS) >= 3
 
 
@@ -235,19 +264,19 @@ def test_element_timestamps_are_kafka_timestamps_across_topics(kafka, kafka_name
         assert_that(stamped, equal_to([(b"x%d" % n, old + n * 1000, old + n * 1000) for n in range(10)]))
 
 
-def test_a_stop_commits_only_what_was_emitted_not_what_was_fetched(fake_topic):
+def test_a_stop_commits_what_was_emitted_and_nothing_after_it(fake_topic):
     from transforms.kafka.source import finish_run, register_run, request_stop
 
     token = f"test-{uuid.uuid4().hex}"
     register_run(token)
     config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", run_token=token)
     reader = KafkaUnboundedSource(config, consumer_factory=FakeConsumer).create_reader(None, None)
-    assert reader.start()  # the first poll fetched a0..a2 and c0..c1; a0 is emitted
-    emitted = [reader.get_current().source["offset"]]
+    assert reader.start()  # the first poll: a0..a2 and c0..c1, emitted as one element
+    emitted = {(m.source["partition"], m.source["offset"]) for m in reader.get_current()}
+    assert emitted == {(0, 0), (0, 1), (0, 2), (2, 0), (2, 1)}
     request_stop(token)
     assert not reader.advance()
     assert reader.get_watermark() == MAX_TIMESTAMP
     offsets = dict(((t, p), o) for t, p, o in reader.get_checkpoint_mark().offsets)
-    assert offsets[(fake_topic, 0)] == emitted[-1] + 1 == 1  # a1, a2 were fetched but not emitted
-    assert offsets[(fake_topic, 2)] == 0
+    assert offsets == {(fake_topic, 0): 3, (fake_topic, 1): 0, (fake_topic, 2): 2}  # a3 was never emitted
     finish_run(token, commit=False)

@@ -22,17 +22,18 @@ __all__ = [
 RECORD_OVERHEAD_BYTES = 128
 
 
-def message_from_record(record: Any) -> RawMessage:
+def message_from_record(record: Any, timestamp_ms: int | None = None) -> RawMessage:
     """A kafka-python ConsumerRecord as the pipeline's RawMessage.
 
     ``ingest_time`` is the Kafka record timestamp in seconds (CreateTime or LogAppendTime, as the
-    topic says); it drives element timestamps and the watermark. ``ordinal`` is the offset.
+    topic says), or ``timestamp_ms`` when given (the reader's stand-in for a record without one); it
+    drives element timestamps and the watermark. ``ordinal`` is the offset.
     """
-    value = record.value if record.value is not None else b""
+    value = record.value
     return RawMessage(
-        payload=bytes(value),
+        payload=b"" if value is None else value if type(value) is bytes else bytes(value),
         source={"topic": record.topic, "partition": record.partition, "offset": record.offset},
-        ingest_time=record.timestamp / 1000.0,
+        ingest_time=(record.timestamp if timestamp_ms is None else timestamp_ms) / 1000.0,
         content_kind="auto",
         ordinal=record.offset,
     )

@@ -31,15 +31,16 @@ Guarantees (at-least-once):
 
 from __future__ import annotations
 
-import collections
 import logging
+import pickle
 import time
 from typing import Callable
 
 from apache_beam import coders
 from apache_beam.io.unbounded_source import CheckpointMark, ReadFromUnboundedSource, UnboundedReader, UnboundedSource
-from apache_beam.transforms import PTransform
+from apache_beam.transforms import DoFn, ParDo, PTransform
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP, Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.kafka.commit import (close_committers, commit_offsets, deferred_run, finish_run, register_run,
                                      request_stop, stop_event)
@@ -62,9 +63,6 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_RECORDS_PER_BUNDLE = 10_000
 DEFAULT_MAX_BUNDLE_SECONDS = 5.0
-# While records are buffered, poll without waiting every this many records, so that the consumer's
-# next fetch overlaps with the pipeline's work instead of starting when the buffer runs dry.
-_TOP_UP_EVERY = 100
 
 
 class ReadFromKafka(PTransform):
@@ -82,16 +80,69 @@ class ReadFromKafka(PTransform):
             raise ValueError(f"max_records_per_bundle must be >= 1, got {max_records_per_bundle}")
         if max_bundle_seconds <= 0:
             raise ValueError(f"max_bundle_seconds must be > 0, got {max_bundle_seconds}")
-        self._source = KafkaUnboundedSource(config, consumer_factory=consumer_factory)
+        self._source = KafkaUnboundedSource(config, consumer_factory=consumer_factory,
+                                            max_records_per_bundle=max_records_per_bundle)
         self._max_records_per_bundle = max_records_per_bundle
         self._max_bundle_seconds = max_bundle_seconds
 
     def expand(self, pbegin):
         # poll_interval=0: the reader itself waits up to poll_timeout_ms for data before it reports
         # "nothing now" (the FnApiRunner resumes a deferred source at once, ignoring the delay).
-        return pbegin | "ReadUnbounded" >> ReadFromUnboundedSource(
-            self._source, poll_interval=0, max_records_per_bundle=self._max_records_per_bundle,
-            max_read_time_seconds=self._max_bundle_seconds)
+        # The reader emits one element per poll and counts the bundle's records itself; the
+        # wrapper's own cap counts elements, so it is never the one that ends a bundle.
+        return (pbegin
+                | "ReadUnbounded" >> ReadFromUnboundedSource(
+                    self._source, poll_interval=0, max_records_per_bundle=self._max_records_per_bundle,
+                    max_read_time_seconds=self._max_bundle_seconds)
+                | "OneElementPerMessage" >> ParDo(_SplitPollFn()))
+
+
+class _SplitPollFn(DoFn):
+    """One poll's messages as one element each, stamped with its own Kafka timestamp.
+
+    Beam's unbounded-source wrapper costs about 7 µs per element on the FnApiRunner (a claim through
+    three tracker layers, two watermark-estimator calls and window assignment per record), as much
+    as kafka-python's own decoding; paying it once per poll and splitting here keeps the source near
+    the plain consumer (BENCHMARKS.md, Kafka). A message's timestamp is never earlier than its
+    poll's, which is the oldest of the poll, so the watermark still holds.
+    """
+
+    def process(self, messages, window=DoFn.WindowParam, pane=DoFn.PaneInfoParam):
+        windows = (window,)
+        for message in messages:
+            yield WindowedValue(message, Timestamp(micros=round(message.ingest_time * 1_000_000)), windows, pane)
+
+
+class PollBatch(tuple):
+    """The messages of one poll: what the reader emits; ``ReadFromKafka`` outputs them one by one."""
+
+    __slots__ = ()
+
+
+class PollBatchCoder(coders.Coder):
+    """Pickles a poll's messages; estimates their size without encoding them.
+
+    Beam samples element sizes for its statistics by encoding sampled elements: a poll of a thousand
+    articles pickled on every sample cost more CPU than reading them.
+    """
+
+    def encode(self, value: PollBatch) -> bytes:
+        return pickle.dumps(tuple(value), pickle.HIGHEST_PROTOCOL)
+
+    def decode(self, encoded: bytes) -> PollBatch:
+        return PollBatch(pickle.loads(encoded))
+
+    def estimate_size(self, value: PollBatch) -> int:
+        return sum(len(message.payload) for message in value) + 96 * len(value)
+
+    def is_deterministic(self) -> bool:
+        return False
+
+    def to_type_hint(self):
+        return PollBatch
+
+
+coders.registry.register_coder(PollBatch, PollBatchCoder)
 
 
 class KafkaCheckpointMark(CheckpointMark):
@@ -139,21 +190,23 @@ class KafkaUnboundedSource(UnboundedSource):
     Partitions are listed when a reader starts; partitions added later are read after a restart.
     """
 
-    def __init__(self, config: KafkaSourceConfig, consumer_factory: Callable | None = None):
+    def __init__(self, config: KafkaSourceConfig, consumer_factory: Callable | None = None,
+                 max_records_per_bundle: int = DEFAULT_MAX_RECORDS_PER_BUNDLE):
         self.config = config
         self.consumer_factory = consumer_factory
+        self.max_records_per_bundle = max_records_per_bundle
 
     def split(self, desired_num_splits, options=None):
         return [self]
 
     def create_reader(self, options, checkpoint_mark):
-        return _KafkaReader(self.config, checkpoint_mark, self.consumer_factory)
+        return _KafkaReader(self.config, checkpoint_mark, self.consumer_factory, self.max_records_per_bundle)
 
     def get_checkpoint_mark_coder(self):
         return coders.PickleCoder()
 
     def default_output_coder(self):
-        return coders.registry.get_coder(object)
+        return PollBatchCoder()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -166,37 +219,34 @@ def _default_consumer_factory(**kwargs):
     return KafkaConsumer(**kwargs)
 
 
-def _timestamp_of(record) -> Timestamp:
-    millis = record.timestamp if record.timestamp is not None and record.timestamp >= 0 else int(time.time() * 1000)
-    return Timestamp(micros=millis * 1000)
-
-
 class _KafkaReader(UnboundedReader):
     """Drives one kafka-python consumer with manual assignment of every partition of the topics.
 
-    ``advance`` waits at most ``poll_timeout_ms`` for data (a short, bounded wait rather than a busy
-    loop: the FnApiRunner resumes an idle source immediately).
+    Each element is one poll's records (a tuple of ``RawMessage``), stamped with the oldest Kafka
+    timestamp among them; ``ReadFromKafka`` splits it into one element per message. ``advance``
+    waits at most ``poll_timeout_ms`` for data (a short, bounded wait rather than a busy loop: the
+    FnApiRunner resumes an idle source immediately), and reports "no data now" once the bundle holds
+    ``max_records_per_bundle`` records, which ends the bundle (the budget restarts at the checkpoint).
     """
 
     def __init__(self, config: KafkaSourceConfig, checkpoint_mark: KafkaCheckpointMark | None,
-                 consumer_factory: Callable | None):
+                 consumer_factory: Callable | None, max_records_per_bundle: int = DEFAULT_MAX_RECORDS_PER_BUNDLE):
         self._config = config
         self._resume = checkpoint_mark.next_offsets() if checkpoint_mark is not None else {}
         self._factory = consumer_factory or _default_consumer_factory
         self._stop = stop_event(config.run_token) if config.run_token else None
         self._stop_at = ({(t, p): o for t, p, o in config.stop_offsets} if config.stop_offsets is not None else None)
+        self._max_records_per_bundle = max_records_per_bundle
+        self._in_bundle = 0  # records emitted since the last checkpoint
         self._consumer = None
         self._partitions: list = []
         self._next: dict = {}  # TopicPartition -> next offset to emit
         self._done: set = set()  # partitions read up to their stop offset
-        self._buffer: collections.deque = collections.deque()
-        self._buffered: collections.Counter = collections.Counter()
         self._last_ts: dict = {}  # TopicPartition -> highest timestamp (micros) emitted
         self._watermark = MIN_TIMESTAMP
         self._current = None
         self._current_ts = None
         self._finished = False
-        self._since_top_up = 0
 
     # -- UnboundedReader -----------------------------------------------------------------------
 
@@ -238,23 +288,48 @@ class _KafkaReader(UnboundedReader):
             _LOGGER.info("Kafka reader for group %s stops on request", self._config.group_id)
             self._finish()
             return False
-        if not self._buffer:
-            if not self._fill(self._config.poll_timeout_ms):
-                return False
-        else:
-            self._since_top_up += 1
-            if self._since_top_up >= _TOP_UP_EVERY and len(self._buffer) < self._config.max_poll_records:
-                # Let the consumer send its next fetches while the pipeline works through the buffer.
-                self._fill(0)
-        tp, record = self._buffer.popleft()
-        self._buffered[tp] -= 1
-        self._next[tp] = record.offset + 1
-        timestamp = _timestamp_of(record)
-        if timestamp.micros > self._last_ts.get(tp, -1):
-            self._last_ts[tp] = timestamp.micros
-        self._current = message_from_record(record)
-        self._current_ts = timestamp
-        return True
+        budget = self._max_records_per_bundle - self._in_bundle
+        if budget <= 0:
+            return False  # the bundle is full: "no data now" makes the wrapper checkpoint and resume
+        if self._stop_at is not None and self._all_done():
+            self._finish()
+            return False
+        polled = self._consumer.poll(timeout_ms=self._config.poll_timeout_ms,
+                                     max_records=min(budget, self._config.max_poll_records))
+        batch = []
+        batch_minimum = []
+        for tp, records in polled.items():
+            stop = self._stop_at.get((tp.topic, tp.partition)) if self._stop_at is not None else None
+            lowest = highest = None
+            last_offset = None
+            for record in records:
+                if stop is not None and record.offset >= stop:
+                    break  # beyond what --until-caught-up covers; read by the next run
+                millis = record.timestamp
+                if millis is None or millis < 0:
+                    millis = int(time.time() * 1000)
+                batch.append(message_from_record(record, millis))
+                last_offset = record.offset
+                if lowest is None or millis < lowest:
+                    lowest = millis
+                if highest is None or millis > highest:
+                    highest = millis
+            if last_offset is not None:
+                self._next[tp] = last_offset + 1
+                batch_minimum.append(lowest * 1000)
+                if highest * 1000 > self._last_ts.get(tp, -1):
+                    self._last_ts[tp] = highest * 1000
+        self._sync_positions()
+        self._mark_done_partitions()
+        self._update_watermark(batch_minimum)
+        if batch:
+            self._current = PollBatch(batch)
+            self._current_ts = Timestamp(micros=min(batch_minimum))
+            self._in_bundle += len(batch)
+            return True
+        if self._stop_at is not None and self._all_done():
+            self._finish()
+        return False
 
     def get_current(self):
         return self._current
@@ -266,6 +341,8 @@ class _KafkaReader(UnboundedReader):
         return MAX_TIMESTAMP if self._finished else self._watermark
 
     def get_checkpoint_mark(self) -> KafkaCheckpointMark:
+        # Beam asks for the mark when it ends a bundle: the next bundle gets a fresh record budget.
+        self._in_bundle = 0
         self._sync_positions()
         offsets = tuple(sorted((tp.topic, tp.partition, offset) for tp, offset in self._next.items()
                                if offset is not None))
@@ -283,54 +360,23 @@ class _KafkaReader(UnboundedReader):
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _fill(self, timeout_ms: int) -> bool:
-        """Poll once; True when the buffer holds a record to emit."""
-        self._since_top_up = 0
-        if self._stop_at is not None and self._all_done():
-            self._finish()
-            return False
-        polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._config.max_poll_records)
-        batch_minimum = []
-        for tp, records in polled.items():
-            stop = self._stop_at.get((tp.topic, tp.partition)) if self._stop_at is not None else None
-            kept = 0
-            lowest = None
-            for record in records:
-                if stop is not None and record.offset >= stop:
-                    break  # beyond what --until-caught-up covers; read by the next run
-                self._buffer.append((tp, record))
-                kept += 1
-                ts = record.timestamp
-                if lowest is None or ts < lowest:
-                    lowest = ts
-            self._buffered[tp] += kept
-            if lowest is not None:
-                batch_minimum.append(lowest * 1000)
-        self._sync_positions()
-        self._mark_done_partitions()
-        self._update_watermark(batch_minimum)
-        if self._buffer:
-            return True
-        if self._stop_at is not None and self._all_done():
-            self._finish()
-        return False
-
     def _sync_positions(self) -> None:
-        # A partition with nothing buffered is at the consumer's position (which also skips offsets
-        # that hold no record, such as transaction markers). Not after a stop: the records dropped
-        # from the buffer then lie below the consumer's position and must be read again.
+        # Every record a poll returned is emitted with that poll's batch, so a partition is at the
+        # consumer's position (which also skips offsets that hold no record, such as transaction
+        # markers). Not after a stop: nothing more is emitted then.
         if self._consumer is None or self._finished:
             return
         for tp in self._partitions:
-            if not self._buffered[tp] and tp not in self._done:
-                position = self._consumer.position(tp)
-                if position is None:
-                    continue
-                if self._stop_at is not None:
-                    # Records past the stop offset were fetched but dropped: never commit beyond it.
-                    position = min(position, self._stop_at[(tp.topic, tp.partition)])
-                if self._next.get(tp) is None or position > self._next[tp]:
-                    self._next[tp] = position
+            if tp in self._done:
+                continue
+            position = self._consumer.position(tp)
+            if position is None:
+                continue
+            if self._stop_at is not None:
+                # Records past the stop offset were fetched but dropped: never commit beyond it.
+                position = min(position, self._stop_at[(tp.topic, tp.partition)])
+            if self._next.get(tp) is None or position > self._next[tp]:
+                self._next[tp] = position
 
     def _mark_done_partitions(self) -> None:
         if self._stop_at is None:
@@ -339,8 +385,7 @@ class _KafkaReader(UnboundedReader):
         for tp in self._partitions:
             if tp in self._done:
                 continue
-            if self._next.get(tp) is not None and self._next[tp] >= self._stop_at[(tp.topic, tp.partition)] \
-                    and not self._buffered[tp]:
+            if self._next.get(tp) is not None and self._next[tp] >= self._stop_at[(tp.topic, tp.partition)]:
                 newly_done.append(tp)
         if newly_done:
             self._done.update(newly_done)
@@ -350,12 +395,12 @@ class _KafkaReader(UnboundedReader):
         return len(self._done) == len(self._partitions)
 
     def _update_watermark(self, batch_minimum: list) -> None:
-        # Lower bound of what is still to come: the oldest buffered timestamp, and for partitions
-        # that have unread data on the broker, the newest timestamp emitted from them so far.
-        # Partitions that are caught up do not hold the watermark back.
+        # Lower bound of what is still to come: the oldest timestamp of the batch being emitted, and
+        # for partitions that have unread data on the broker, the newest timestamp emitted from them
+        # so far. Partitions that are caught up do not hold the watermark back.
         candidates = list(batch_minimum)
         for tp in self._partitions:
-            if self._buffered[tp] or tp in self._done:
+            if tp in self._done:
                 continue
             highwater = self._consumer.highwater(tp)
             lagging = highwater is not None and self._next.get(tp) is not None and self._next[tp] < highwater
@@ -372,6 +417,4 @@ class _KafkaReader(UnboundedReader):
 
     def _finish(self) -> None:
         self._finished = True
-        # Records fetched but not emitted are dropped: their offsets are not committed.
-        self._buffer.clear()
-        self._buffered.clear()
+        self._current = None
