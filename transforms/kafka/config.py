@@ -128,6 +128,10 @@ class KafkaSourceConfig:
     max_poll_records: int = 1000
     fetch_max_bytes: int = 52_428_800
     max_partition_fetch_bytes: int = 1_048_576
+    # kafka-python sleeps this long in a poll that finds nothing fetchable and nothing in flight,
+    # which happens between fetches of a busy consumer too: at its default of 100 ms, a third of
+    # a fast read's time went to these sleeps (BENCHMARKS.md, Kafka). It also spaces retries.
+    retry_backoff_ms: int = 20
     consumer_options: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self):
@@ -139,8 +143,15 @@ class KafkaSourceConfig:
             raise ValueError("a consumer group id is needed")
         if self.start_from not in START_FROM_CHOICES:
             raise ValueError(f"start_from must be one of {', '.join(START_FROM_CHOICES)}, got {self.start_from!r}")
-        if self.poll_timeout_ms < 0 or self.max_poll_records < 1:
-            raise ValueError("poll_timeout_ms must be >= 0 and max_poll_records >= 1")
+        if self.poll_timeout_ms < 0 or self.max_poll_records < 1 or self.retry_backoff_ms < 0:
+            raise ValueError("poll_timeout_ms and retry_backoff_ms must be >= 0 and max_poll_records >= 1")
+
+    def consumer_kwargs(self) -> dict[str, Any]:
+        """kafka-python KafkaConsumer settings of the source (without the group and offset reset)."""
+        return {"enable_auto_commit": False, "max_poll_records": self.max_poll_records,
+                "fetch_max_bytes": self.fetch_max_bytes, "max_partition_fetch_bytes": self.max_partition_fetch_bytes,
+                "retry_backoff_ms": self.retry_backoff_ms, **dict(self.consumer_options),
+                **self.connection.client_kwargs()}
 
 
 @dataclass(frozen=True)
