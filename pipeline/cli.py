@@ -80,6 +80,13 @@ def pipeline_config(args, *, bounded: bool = False):
                           dedup=DedupConfig(horizon_seconds=args.dedup_horizon_seconds, expire_entries=not bounded))
 
 
+def start_nlp_processes(config) -> None:
+    """With ``--nlp-processes N`` > 1, start the spaCy processes now: their model loads overlap Beam's start-up."""
+    from transforms.nlp import start_nlp_pool
+
+    start_nlp_pool(config.spacy_model, config.batch_size, config.nlp_processes)
+
+
 def replay_command(args, beam_args: list[str]) -> int:
     import apache_beam as beam
 
@@ -96,6 +103,7 @@ def replay_command(args, beam_args: list[str]) -> int:
     for path in (args.out, dlq):
         _check_writable(path)
     config = pipeline_config(args, bounded=True)
+    start_nlp_processes(config)
     started = time.time()
     with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
         build_graph(

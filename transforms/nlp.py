@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "default_model_name",
     "load_model",
+    "start_nlp_pool",
     "extract_entities",
     "annotate_docs",
     "AnnotateArticles",
@@ -129,6 +130,35 @@ class _AnnotateBatchFn(beam.DoFn):
 # -- the NLP DoFn over a pool of spaCy processes ----------------------------------------------------
 
 _POOL_WORKER_FN: _AnnotateBatchFn | None = None
+_STARTED_POOLS: dict[tuple, object] = {}  # pools started by start_nlp_pool, taken by the DoFn's setup
+
+
+def start_nlp_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+    """Start the spaCy processes of ``_PooledAnnotateBatchFn`` now, for its ``setup`` to take.
+
+    Spawning N interpreters that import spaCy and load a model takes seconds; begun before the
+    pipeline is built, it overlaps with Beam's own start-up instead of following it. A DoFn whose
+    setup finds no started pool (another process, another configuration) starts its own.
+    """
+    key = (model_name, batch_size, processes, max_tokens)
+    if processes > 1 and key not in _STARTED_POOLS:
+        pool = _new_pool(*key)
+        pool.submit(_pool_worker_ready)  # a spawn-context pool starts all its processes on the first task
+        _STARTED_POOLS[key] = pool
+
+
+def _new_pool(model_name: str, batch_size: int, processes: int, max_tokens: int):
+    import concurrent.futures
+    import multiprocessing
+
+    # spawn, not fork: Beam's gRPC and Kafka's IO threads exist by the time a DoFn starts a pool.
+    return concurrent.futures.ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker_init,
+        initargs=(model_name, batch_size, max_tokens))
+
+
+def _pool_worker_ready() -> bool:
+    return _POOL_WORKER_FN is not None
 
 
 def _pool_worker_init(model_name: str, batch_size: int, max_tokens: int) -> None:
@@ -171,13 +201,8 @@ class _PooledAnnotateBatchFn(beam.DoFn):
         self._pending = None
 
     def setup(self):
-        import concurrent.futures
-        import multiprocessing
-
-        # spawn, not fork: Beam's gRPC and Kafka's IO threads exist by now.
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            self._processes, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker_init,
-            initargs=(self._model_name, self._batch_size, self._max_tokens))
+        key = (self._model_name, self._batch_size, self._processes, self._max_tokens)
+        self._pool = _STARTED_POOLS.pop(key, None) or _new_pool(*key)
 
     def start_bundle(self):
         import collections
