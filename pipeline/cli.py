@@ -63,31 +63,42 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long (ingest time) an article is remembered for dedup (default 7 days)")
 
 
+def spacy_model_name(args) -> str:
+    """The model the run loads, checked here so that a missing one fails on the command line, not in a
+    worker; without importing spaCy or loading the model in this process."""
+    from pipeline.options import UsageError
+    from transforms.spacy_processes import default_model_name, model_installed
+
+    model = args.spacy_model or default_model_name()
+    if not model_installed(model):
+        raise UsageError(f"spaCy model {model!r} is not installed")
+    return model
+
+
+def start_nlp_processes(args) -> None:
+    """With ``--nlp-processes N`` > 1, start the spaCy processes before Beam is even imported: their
+    model loads then overlap with the pipeline's start-up (the NLP DoFn takes the started pool)."""
+    from transforms.spacy_processes import start_pool
+
+    start_pool(spacy_model_name(args), args.batch_size, args.nlp_processes)
+
+
 def pipeline_config(args, *, bounded: bool = False):
     """The frozen configuration of the stages, checked once here; ``bounded`` for a replay of files."""
     from pipeline.graph import PipelineConfig
-    from pipeline.options import UsageError
-    from spacy import util as spacy_util
-
     from transforms.dedup import DedupConfig
-    from transforms.nlp import default_model_name
 
-    model = args.spacy_model or default_model_name()
-    # Fail on the command line, not inside a worker; without loading the model a second time here.
-    if not (spacy_util.is_package(model) or os.path.isdir(model)):
-        raise UsageError(f"spaCy model {model!r} is not installed")
-    return PipelineConfig(spacy_model=model, batch_size=args.batch_size, nlp_processes=args.nlp_processes,
+    return PipelineConfig(spacy_model=spacy_model_name(args), batch_size=args.batch_size,
+                          nlp_processes=args.nlp_processes,
                           dedup=DedupConfig(horizon_seconds=args.dedup_horizon_seconds, expire_entries=not bounded))
 
 
-def start_nlp_processes(config) -> None:
-    """With ``--nlp-processes N`` > 1, start the spaCy processes now: their model loads overlap Beam's start-up."""
-    from transforms.nlp import start_nlp_pool
-
-    start_nlp_pool(config.spacy_model, config.batch_size, config.nlp_processes)
-
-
 def replay_command(args, beam_args: list[str]) -> int:
+    dlq = args.dlq or _default_dlq_path(args.out)
+    for path in (args.out, dlq):
+        _check_writable(path)
+    start_nlp_processes(args)
+
     import apache_beam as beam
 
     from pipeline import observability
@@ -99,11 +110,7 @@ def replay_command(args, beam_args: list[str]) -> int:
 
     options = beam_options(beam_args)
     files = article_files(args.paths)
-    dlq = args.dlq or _default_dlq_path(args.out)
-    for path in (args.out, dlq):
-        _check_writable(path)
     config = pipeline_config(args, bounded=True)
-    start_nlp_processes(config)
     started = time.time()
     with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
         build_graph(

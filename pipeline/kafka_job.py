@@ -79,7 +79,7 @@ def run_command(args, beam_args: list[str]) -> int:
     except admin.KafkaAdminError as err:
         raise UsageError(str(err)) from None
     config = pipeline_config(args)
-    start_nlp_processes(config)
+    start_nlp_processes(args)
     token = f"run-{uuid.uuid4().hex}"
     try:
         source_config = KafkaSourceConfig(connection, input_topics, args.group_id, start_from=args.start_from,

