@@ -67,7 +67,7 @@ def spacy_model_name(args) -> str:
     """The model the run loads, checked here so that a missing one fails on the command line, not in a
     worker; without importing spaCy or loading the model in this process."""
     from pipeline.options import UsageError
-    from transforms.spacy_processes import default_model_name, model_installed
+    from transforms.annotate import default_model_name, model_installed
 
     model = args.spacy_model or default_model_name()
     if not model_installed(model):
@@ -76,9 +76,9 @@ def spacy_model_name(args) -> str:
 
 
 def start_nlp_processes(args) -> None:
-    """With ``--nlp-processes N`` > 1, start the spaCy processes before Beam is even imported: their
-    model loads then overlap with the pipeline's start-up (the NLP DoFn takes the started pool)."""
-    from transforms.spacy_processes import start_pool
+    """With ``--nlp-processes N`` > 1, load the model and fork the spaCy processes now, while this
+    process has no other thread (Beam is not imported yet); the NLP DoFn takes the started pool."""
+    from transforms.annotate import start_pool
 
     start_pool(spacy_model_name(args), args.batch_size, args.nlp_processes)
 

