@@ -62,7 +62,10 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_RECORDS_PER_BUNDLE = 10_000
-DEFAULT_MAX_BUNDLE_SECONDS = 5.0
+# A record leaves when its bundle ends (the sinks flush in finish_bundle): this bounds latency from below.
+# 1 s: p50 2.0 s against 8.4 s with 5 s bundles at 2 articles/s; 0.65 s at 20/s with --nlp-processes 2
+# (BENCHMARKS.md, Performance).
+DEFAULT_MAX_BUNDLE_SECONDS = 1.0
 
 
 class ReadFromKafka(PTransform):
