@@ -2,8 +2,9 @@
 
 Guarantees (at-least-once):
 
-* Every element is a ``RawMessage`` whose timestamp is the Kafka record timestamp; the watermark is
-  derived from Kafka record timestamps only (never from article dates).
+* Every element ``ReadFromKafka`` outputs is a ``RawMessage`` whose timestamp is the Kafka record
+  timestamp (the reader emits one ``PollBatch`` per poll, split into messages by a fused DoFn); the
+  watermark is derived from Kafka record timestamps only (never from article dates).
 * Offsets are committed to the consumer group in ``KafkaCheckpointMark.finalize_checkpoint``, which
   Beam calls through bundle finalization only after the bundle that emitted the records has
   completed. On the FnApiRunner (``--runner FnApiRunner``, our default) the whole graph from the
