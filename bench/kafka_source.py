@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 import apache_beam as beam  # noqa: E402
 from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
-from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
+from pipeline.options import beam_options  # noqa: E402
 from transforms.kafka import admin  # noqa: E402
 from transforms.kafka.config import KafkaConnection, KafkaSourceConfig  # noqa: E402
 from transforms.kafka.source import ReadFromKafka, close_committers  # noqa: E402
@@ -106,7 +106,7 @@ def beam_source(connection: KafkaConnection, topic: str, max_bundle_records: int
                                stop_offsets=tuple((t, p, o) for (t, p), o in sorted(ends.items())))
     cpu = time.process_time()
     started = time.perf_counter()
-    root = beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"]))
+    root = beam.Pipeline(options=beam_options([]))  # as the Kafka job builds them (FnApiRunner)
     _ = root | ReadFromKafka(config, max_records_per_bundle=max_bundle_records) | beam.ParDo(_CountFn())
     result = root.run()
     result.wait_until_finish()
