@@ -1,6 +1,6 @@
 """The NLP stage's work, without Beam: a batch of articles through spaCy, then the extractors.
 
-``BatchAnnotator`` is what ``transforms.nlp``'s DoFns run, in the pipeline's process or in a pool of
+``annotate_batch`` is what ``transforms.nlp``'s DoFns run, in the pipeline's process or in a pool of
 processes (``start_pool``/``take_pool``, ``--nlp-processes``). Nothing here imports Beam, so the CLI
 can start the pool, and load the model, before Beam is even imported.
 """
@@ -25,7 +25,7 @@ __all__ = [
     "extract_entities",
     "publication_anchor",
     "annotate_docs",
-    "BatchAnnotator",
+    "annotate_batch",
     "start_pool",
     "take_pool",
     "annotate_in_pool",
@@ -98,46 +98,39 @@ def _article_payload(article: Article) -> bytes:
                          "published_at": article.published_at})
 
 
-class BatchAnnotator:
-    """A loaded spaCy model and what the NLP stage does with it for one batch of articles.
+def annotate_batch(nlp, batch: Sequence[Article], batch_size: int,
+                   max_tokens: int = DEFAULT_MAX_TOKENS) -> list[tuple[str | None, object]]:
+    """What the NLP stage does with a loaded model for one batch of articles.
 
-    ``annotate`` returns, per article, ``(None, (article, enrichment))`` or ``(DEAD_LETTERS, DeadLetter)``:
-    over ``max_tokens`` tokens an article is a dead letter before the model runs, and an article the
-    model or an extractor fails on is a dead letter too (a failing batch is retried one by one, so one
-    bad article does not sink the others).
+    Per article, ``(None, (article, enrichment))`` or ``(DEAD_LETTERS, DeadLetter)``: over
+    ``max_tokens`` tokens an article is a dead letter before the model runs, and an article the model
+    or an extractor fails on is a dead letter too (a failing batch is retried one by one, so one bad
+    article does not sink the others).
     """
-
-    def __init__(self, nlp, batch_size: int, max_tokens: int = DEFAULT_MAX_TOKENS):
-        self.nlp = nlp
-        self._batch_size = batch_size
-        self._max_tokens = max_tokens
-
-    def annotate(self, batch: Sequence[Article]) -> list[tuple[str | None, object]]:
-        nlp = self.nlp
-        try:
-            # Strings that spaCy interns for a batch are freed when the zone closes, so a worker's
-            # vocab does not grow with every new name it ever reads; nothing of a Doc outlives it.
-            with nlp.memory_zone():
-                tokenized = [(nlp.make_doc(a.text), a) for a in batch]  # pipe() skips tokenizing a Doc
-                kept = [a for doc, a in tokenized if len(doc) <= self._max_tokens]
-                too_long = [(DEAD_LETTERS, DeadLetter(
-                    "nlp", "LimitExceeded", f"text of {len(doc)} tokens is over the limit of {self._max_tokens}",
-                    _article_payload(a), a.source)) for doc, a in tokenized if len(doc) > self._max_tokens]
-                docs = nlp.pipe((doc for doc, _ in tokenized if len(doc) <= self._max_tokens),
-                                batch_size=self._batch_size)
-                return [(None, pair) for pair in zip(kept, annotate_docs(zip(docs, kept)))] + too_long
-        except Exception as err:
-            if len(batch) > 1:
-                return [output for article in batch for output in self.annotate([article])]
-            _LOGGER.exception("annotation failed for article %s", batch[0].id)
-            return [(DEAD_LETTERS, DeadLetter("nlp", type(err).__name__, str(err), _article_payload(batch[0]),
-                                              batch[0].source))]
+    try:
+        # Strings that spaCy interns for a batch are freed when the zone closes, so a worker's
+        # vocab does not grow with every new name it ever reads; nothing of a Doc outlives it.
+        with nlp.memory_zone():
+            tokenized = [(nlp.make_doc(a.text), a) for a in batch]  # pipe() skips tokenizing a Doc
+            kept = [a for doc, a in tokenized if len(doc) <= max_tokens]
+            too_long = [(DEAD_LETTERS, DeadLetter(
+                "nlp", "LimitExceeded", f"text of {len(doc)} tokens is over the limit of {max_tokens}",
+                _article_payload(a), a.source)) for doc, a in tokenized if len(doc) > max_tokens]
+            docs = nlp.pipe((doc for doc, _ in tokenized if len(doc) <= max_tokens), batch_size=batch_size)
+            return [(None, pair) for pair in zip(kept, annotate_docs(zip(docs, kept)))] + too_long
+    except Exception as err:
+        if len(batch) > 1:
+            return [output for article in batch for output in annotate_batch(nlp, [article], batch_size, max_tokens)]
+        _LOGGER.exception("annotation failed for article %s", batch[0].id)
+        return [(DEAD_LETTERS, DeadLetter("nlp", type(err).__name__, str(err), _article_payload(batch[0]),
+                                          batch[0].source))]
 
 
-# -- a pool of processes that run BatchAnnotator.annotate -------------------------------------------
+# -- a pool of processes that run annotate_batch ---------------------------------------------------
 
 _STARTED: dict[tuple, object] = {}  # pools started ahead of the pipeline, by configuration
-_POOL_ANNOTATOR: BatchAnnotator | None = None  # in a pool process (and, briefly, in the one that forks them)
+# In a pool process (and, briefly, in the one that forks them): annotate_batch's model and settings.
+_POOL_WORK: tuple | None = None
 
 
 def start_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
@@ -151,16 +144,16 @@ def start_pool(model_name: str, batch_size: int, processes: int, max_tokens: int
     import multiprocessing
     import threading
 
-    global _POOL_ANNOTATOR
+    global _POOL_WORK
     key = (model_name, batch_size, processes, max_tokens)
     if processes < 2 or key in _STARTED or threading.active_count() > 1:
         return  # with other threads about, forking is unsafe: the DoFn spawns its processes instead
-    _POOL_ANNOTATOR = BatchAnnotator(load_model(model_name), batch_size, max_tokens)
+    _POOL_WORK = (load_model(model_name), batch_size, max_tokens)
     try:
         pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
         pool.submit(_pool_ready)  # a fork-context pool forks all its processes on its first task
     finally:
-        _POOL_ANNOTATOR = None  # this process does not annotate; the processes keep their copy
+        _POOL_WORK = None  # this process does not annotate; the processes keep their copy
     _STARTED[key] = pool
 
 
@@ -175,18 +168,19 @@ def take_pool(model_name: str, batch_size: int, processes: int, max_tokens: int 
     if started is not None:
         return started
     return concurrent.futures.ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_load_pool_annotator,
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_load_pool_model,
         initargs=(model_name, batch_size, max_tokens))
 
 
 def annotate_in_pool(batch: list[Article]) -> list[tuple[str | None, object]]:
-    return _POOL_ANNOTATOR.annotate(batch)
+    nlp, batch_size, max_tokens = _POOL_WORK
+    return annotate_batch(nlp, batch, batch_size, max_tokens)
 
 
-def _load_pool_annotator(model_name: str, batch_size: int, max_tokens: int) -> None:
-    global _POOL_ANNOTATOR
-    _POOL_ANNOTATOR = BatchAnnotator(load_model(model_name), batch_size, max_tokens)
+def _load_pool_model(model_name: str, batch_size: int, max_tokens: int) -> None:
+    global _POOL_WORK
+    _POOL_WORK = (load_model(model_name), batch_size, max_tokens)
 
 
 def _pool_ready() -> bool:
-    return _POOL_ANNOTATOR is not None
+    return _POOL_WORK is not None

@@ -1,6 +1,6 @@
 """NLP stage: spaCy over batches of articles, then the extractors (entities, timexes, events) on each Doc.
 
-The work itself is ``transforms.annotate.BatchAnnotator`` (no Beam there); these are its DoFns.
+The work itself is ``transforms.annotate.annotate_batch`` (no Beam there); these are its DoFns.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Sequence
 
 import apache_beam as beam
 
-from transforms.annotate import (DEFAULT_MAX_TOKENS, BatchAnnotator, annotate_docs, annotate_in_pool,
+from transforms.annotate import (DEFAULT_MAX_TOKENS, annotate_batch, annotate_docs, annotate_in_pool,
                                  default_model_name, extract_entities, load_model, publication_anchor, take_pool)
 from transforms.records import DEAD_LETTERS, Article
 
@@ -41,15 +41,12 @@ class _AnnotateBatchFn(beam.DoFn):
         self._batch_size = batch_size
         self._max_tokens = max_tokens
         self._nlp = None
-        self._annotator = None
 
     def setup(self):
         self._nlp = load_model(self._model_name)
 
     def process(self, batch: Sequence[Article]):
-        if self._annotator is None or self._annotator.nlp is not self._nlp:
-            self._annotator = BatchAnnotator(self._nlp, self._batch_size, self._max_tokens)
-        for tag, value in self._annotator.annotate(batch):
+        for tag, value in annotate_batch(self._nlp, batch, self._batch_size, self._max_tokens):
             yield beam.pvalue.TaggedOutput(tag, value) if tag else value
 
 
@@ -63,7 +60,7 @@ class _PooledAnnotateBatchFn(beam.DoFn):
     onto gRPC (BENCHMARKS.md, Performance). spaCy's ``n_process`` starts new processes, and loads the
     model again, on every ``nlp.pipe`` call. Here the processes live as long as the DoFn: forked by the
     CLI before Beam starts (``annotate.start_pool``, one model load shared by all), else spawned by
-    ``setup`` (a model each). They run the same ``BatchAnnotator`` as ``_AnnotateBatchFn``: token
+    ``setup`` (a model each). They run the same ``annotate_batch`` as ``_AnnotateBatchFn``: token
     limit, ``memory_zone``, extractors and the one-by-one retry into dead letters are the same code.
 
     Batches are submitted as they come and results are emitted in submission order with the

@@ -145,9 +145,6 @@ class PollBatchCoder(coders.Coder):
     def estimate_size(self, value: PollBatch) -> int:
         return sum(len(message.payload) for message in value) + 96 * len(value)
 
-    def is_deterministic(self) -> bool:
-        return False
-
     def to_type_hint(self):
         return PollBatch
 
