@@ -76,8 +76,8 @@ def spacy_model_name(args) -> str:
 
 
 def start_nlp_processes(args) -> None:
-    """With ``--nlp-processes N`` > 1, load the model and fork the spaCy processes now, while this
-    process has no other thread (Beam is not imported yet); the NLP DoFn takes the started pool."""
+    """With ``--nlp-processes N`` > 1, have the pool's forkserver load the model now, in the background,
+    while this process imports Beam and builds the pipeline; the NLP DoFn's processes fork from it."""
     from transforms.annotate import start_pool
 
     start_pool(spacy_model_name(args), args.batch_size, args.nlp_processes)

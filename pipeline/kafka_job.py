@@ -48,7 +48,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args, beam_args: list[str]) -> int:
     import apache_beam as beam
 
-    from pipeline.cli import pipeline_config
+    from pipeline.cli import pipeline_config, start_nlp_processes
     from pipeline.graph import build_graph
     from pipeline.options import UsageError, beam_options
     from transforms.kafka import admin
@@ -63,6 +63,7 @@ def run_command(args, beam_args: list[str]) -> int:
         raise UsageError("--input-topic must name a topic")
     if set(input_topics) & {args.output_topic, args.dlq_topic}:
         raise UsageError("an input topic must not also be the output or dead-letter topic")
+    start_nlp_processes(args)
     options = beam_options(beam_args, streaming=not args.until_caught_up)
     try:
         missing = admin.missing_topics(connection, (*input_topics, args.output_topic, args.dlq_topic))

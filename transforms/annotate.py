@@ -7,6 +7,7 @@ can start the pool, and load the model, before Beam is even imported.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib.util
 import logging
@@ -128,52 +129,47 @@ def annotate_batch(nlp, batch: Sequence[Article], batch_size: int,
 
 
 # -- a pool of processes that run annotate_batch ---------------------------------------------------
+#
+# The pool's processes are forked by multiprocessing's forkserver: a clean, single-threaded process
+# of its own, so forking is safe however many threads the pipeline's process has. ``start_pool`` has
+# the forkserver load the model (transforms/nlp_preload.py) while this process goes on importing Beam
+# and building the pipeline; every pool process forked from it then shares that one model.
 
-_STARTED: dict[tuple, object] = {}  # pools started ahead of the pipeline, by configuration
-# In a pool process (and, briefly, in the one that forks them): annotate_batch's model and settings.
-_POOL_WORK: tuple | None = None
+_PRELOAD_ENV = "NEWS_INGEST_PRELOAD_MODEL"  # how start_pool names the model to the forkserver
+_PRELOADED: tuple[str, object] | None = None  # in the forkserver and its children: (name, model)
+_POOL_WORK: tuple | None = None  # in a pool process: annotate_batch's model and settings
 
 
 def start_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
-    """Load the model and fork ``processes`` processes that share it, for ``take_pool`` to hand over.
-
-    Call before the process has any other thread (before Beam or a Kafka client starts one): the
-    processes are forked, as spaCy's own ``n_process`` does, so the model is loaded once and its
-    memory shared, and the loading is done before the pipeline starts.
-    """
-    import concurrent.futures
+    """Start, in the background, the forkserver that the NLP pool's processes are forked from, with
+    the model loaded in it. Call early: loading the model then overlaps Beam's import and set-up. A
+    no-op with fewer than 2 processes or when a forkserver already runs (its processes then load
+    their own model, as without this call)."""
     import multiprocessing
-    import threading
+    from multiprocessing import forkserver
 
-    global _POOL_WORK
-    key = (model_name, batch_size, processes, max_tokens)
-    if processes < 2 or key in _STARTED or threading.active_count() > 1:
-        return  # with other threads about, forking is unsafe: the DoFn spawns its processes instead
-    _POOL_WORK = (load_model(model_name), batch_size, max_tokens)
-    # Frozen here, so in the forked processes too. This process stays frozen as well: its copy of the
-    # model (pages it shares with the processes) is then neither walked nor freed by its GC, which
-    # was most of the gain measured; it costs no growth, the model is loaded once per process.
-    _freeze_objects()
+    if processes < 2 or forkserver._forkserver._forkserver_pid is not None:
+        return
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["transforms.nlp_preload"])
+    os.environ[_PRELOAD_ENV] = model_name  # the forkserver inherits this process's environment
     try:
-        pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-        pool.submit(_pool_ready)  # a fork-context pool forks all its processes on its first task
+        forkserver.ensure_running()
     finally:
-        _POOL_WORK = None  # this process does not annotate; the processes keep their copy
-    _STARTED[key] = pool
+        del os.environ[_PRELOAD_ENV]
+    # Left alone, the forkserver outlives this process by a moment, unwaited for: its processes' CPU
+    # time would then count nowhere (time(1), wait4). After the pools have shut down (their own exit
+    # hook runs first), stop it and wait for it. ``_stop`` is CPython's own (its tests use it).
+    atexit.register(forkserver._forkserver._stop)
 
 
 def take_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS):
-    """The pool ``start_pool`` started for this configuration, else a new one of spawned processes
-    (threads exist by now, so no fork), each loading the model."""
+    """A pool of ``processes`` processes forked by the forkserver, each set to run ``annotate_in_pool``
+    with this model: the forkserver's, when ``start_pool`` had it load this one, else its own."""
     import concurrent.futures
     import multiprocessing
 
-    key = (model_name, batch_size, processes, max_tokens)
-    started = _STARTED.pop(key, None)
-    if started is not None:
-        return started
     return concurrent.futures.ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_load_pool_model,
+        processes, mp_context=multiprocessing.get_context("forkserver"), initializer=_set_up_pool_process,
         initargs=(model_name, batch_size, max_tokens))
 
 
@@ -182,21 +178,28 @@ def annotate_in_pool(batch: list[Article]) -> list[tuple[str | None, object]]:
     return annotate_batch(nlp, batch, batch_size, max_tokens)
 
 
-def _load_pool_model(model_name: str, batch_size: int, max_tokens: int) -> None:
-    global _POOL_WORK
-    _POOL_WORK = (load_model(model_name), batch_size, max_tokens)
+def preload_model(model_name: str) -> None:
+    """In the forkserver: load the model its pool processes will share, then freeze it."""
+    global _PRELOADED
+    _PRELOADED = (model_name, load_model(model_name))
     _freeze_objects()
+
+
+def _set_up_pool_process(model_name: str, batch_size: int, max_tokens: int) -> None:
+    global _POOL_WORK
+    if _PRELOADED is not None and _PRELOADED[0] == model_name:
+        nlp = _PRELOADED[1]
+    else:
+        nlp = load_model(model_name)
+        _freeze_objects()
+    _POOL_WORK = (nlp, batch_size, max_tokens)
 
 
 def _freeze_objects() -> None:
     """Keep what a process holds for its whole life (the model, the imported modules) out of the cyclic
     GC's collections, which otherwise walk all of it again and again while spaCy allocates: 1 s of
-    CPU in 27 for 600 articles on two processes (BENCHMARKS.md, Performance). Only where the model
-    is loaded once per process: a frozen model is never collected, so the in-process DoFn, which
-    loads a new model whenever Beam sets up a new instance, does not freeze."""
+    CPU in 27 for 600 articles on two processes (BENCHMARKS.md, Performance). Only in the forkserver
+    and the pool's processes, which end with their model: a frozen model is never collected, and the
+    in-process DoFn loads a new model whenever Beam sets up a new instance."""
     gc.collect()
     gc.freeze()
-
-
-def _pool_ready() -> bool:
-    return _POOL_WORK is not None

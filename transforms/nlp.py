@@ -58,10 +58,11 @@ class _PooledAnnotateBatchFn(beam.DoFn):
     Beam's own parallelism does not help here: the FnApiRunner runs a replay's one fused stage on one
     worker whatever ``--direct_num_workers`` says, and multi_processing moves every dedup state access
     onto gRPC (BENCHMARKS.md, Performance). spaCy's ``n_process`` starts new processes, and loads the
-    model again, on every ``nlp.pipe`` call. Here the processes live as long as the DoFn: forked by the
-    CLI before Beam starts (``annotate.start_pool``, one model load shared by all), else spawned by
-    ``setup`` (a model each). They run the same ``annotate_batch`` as ``_AnnotateBatchFn``: token
-    limit, ``memory_zone``, extractors and the one-by-one retry into dead letters are the same code.
+    model again, on every ``nlp.pipe`` call. Here the processes live as long as the DoFn, forked by
+    multiprocessing's forkserver (``annotate.take_pool``): with the CLI's ``annotate.start_pool`` it
+    has loaded the model while Beam started, and all the processes share that one copy. They run the
+    same ``annotate_batch`` as ``_AnnotateBatchFn``: token limit, ``memory_zone``, extractors and the
+    one-by-one retry into dead letters are the same code.
 
     Batches are submitted as they come and results are emitted in submission order with the
     timestamp and window of their batch; at most two batches per process are in flight, and

@@ -124,7 +124,7 @@ def test_a_pool_of_nlp_processes_writes_the_same_records(seed_run, tmp_path):
     import subprocess
     import sys
 
-    # A fresh process, as a user runs it: the CLI forks the pool before Beam starts any thread.
+    # A fresh process, as a user runs it: the CLI has the pool's forkserver load the model first.
     out, dlq = tmp_path / "pooled.jsonl", tmp_path / "pooled.dlq.jsonl"
     subprocess.run([sys.executable, "-m", "pipeline.cli", "replay", str(SEEDS), "--out", str(out), "--dlq", str(dlq),
                     "--nlp-processes", "2", "--batch-size", "8"], cwd=ROOT, check=True, timeout=600)
@@ -136,13 +136,3 @@ def test_a_pool_of_nlp_processes_writes_the_same_records(seed_run, tmp_path):
                        for r in records))
 
     assert comparable(first) == comparable(read_jsonl(out))
-
-
-def test_the_cli_forks_the_nlp_pool_only_while_it_has_no_other_thread(monkeypatch):
-    import threading
-
-    from transforms import annotate
-
-    monkeypatch.setattr(threading, "active_count", lambda: 3)
-    annotate.start_pool("any-model", 8, 2)
-    assert annotate._STARTED == {}  # the DoFn spawns its own processes instead

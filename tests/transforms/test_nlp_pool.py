@@ -82,3 +82,36 @@ def test_a_pool_needs_two_processes_and_the_transform_at_least_one():
         _PooledAnnotateBatchFn(default_model_name(), batch_size=2, processes=1)
     with pytest.raises(ValueError):
         AnnotateArticles(default_model_name(), processes=0)
+
+
+_PROBE = """
+import sys
+from transforms import annotate
+model = sys.argv[1]
+annotate.start_pool(annotate.default_model_name(), 8, 2)
+__import__("threading").Thread(target=__import__("time").sleep, args=(5,), daemon=True).start()  # as in a pipeline
+probe = ("(lambda a: (a._POOL_WORK[0] is (a._PRELOADED or (None, None))[1], __import__('gc').get_freeze_count() > 0))"
+         "(__import__('transforms.annotate').annotate)")
+pool = annotate.take_pool(model, 8, 2)
+print(pool.submit(eval, probe).result())
+pool.shutdown()
+"""
+
+
+@pytest.mark.parametrize("same_model", [True, False])
+def test_pool_processes_share_the_model_the_forkserver_loaded_else_load_their_own(same_model):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import spacy
+
+    name = default_model_name()
+    # Not the same model name: the model's own directory, so the processes must load it themselves.
+    model = name if same_model else str(next(spacy.util.get_package_path(name).glob("*/config.cfg")).parent)
+    done = subprocess.run([sys.executable, "-c", _PROBE, model], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    shared, frozen = eval(done.stdout.strip())
+    assert shared is same_model
+    assert frozen  # the model is kept out of the cyclic GC in either case
