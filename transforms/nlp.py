@@ -10,8 +10,9 @@ from typing import Sequence
 
 import apache_beam as beam
 
-from transforms.annotate import (DEFAULT_MAX_TOKENS, annotate_batch, annotate_docs, annotate_in_pool,
-                                 default_model_name, extract_entities, load_model, publication_anchor, take_pool)
+from transforms.annotate import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, DEFAULT_NLP_PROCESSES, annotate_batch,
+                                 annotate_docs, annotate_in_pool, default_model_name, extract_entities, load_model,
+                                 publication_anchor, take_pool)
 from transforms.records import DEAD_LETTERS, Article
 
 __all__ = [
@@ -27,10 +28,6 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger(__name__)
-
-DEFAULT_BATCH_SIZE = 64
-# 1: spaCy runs in the pipeline's own process. N > 1: in a pool of N processes (see _PooledAnnotateBatchFn).
-DEFAULT_NLP_PROCESSES = 1
 
 
 class _AnnotateBatchFn(beam.DoFn):

@@ -242,8 +242,9 @@ def test_the_run_graph_is_one_fused_stage_on_the_fn_api_runner():
 
     from pipeline.graph import PipelineConfig, build_graph
     from pipeline.kafka_job import sinks_fused_with_source
-    from transforms.kafka import (KafkaConnection, KafkaSinkConfig, KafkaSourceConfig, ReadFromKafka,
-                                  WriteDeadLettersToKafka, WriteRecordsToKafka)
+    from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig
+    from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
+    from transforms.kafka.source import ReadFromKafka
     from transforms.nlp import default_model_name
 
     connection = KafkaConnection(("localhost:9092",))

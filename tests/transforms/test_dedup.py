@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from transforms.dedup import DEFAULT_HORIZON_SECONDS, DedupConfig, DeduplicateArticles, content_key
+from transforms.dedup import DEFAULT_HORIZON_SECONDS, DedupConfig, content_key
+from transforms.dedup.transform import DeduplicateArticles
 from transforms.dedup.sketch import (
     Sketch,
     SketchParams,

@@ -3,21 +3,6 @@
 Split by concern: ``config`` (frozen settings, security from options or environment), ``serde``
 (bytes in and out, no Beam), ``source`` (ReadFromKafka and its commit order), ``sink``
 (WriteRecordsToKafka, WriteDeadLettersToKafka), ``admin`` (topics and offsets for the CLI and tests).
+Import from the modules: this package imports nothing, so that the CLI reads its defaults from
+``config`` without importing Beam.
 """
-
-from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig, security_from_env
-from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
-from transforms.kafka.source import KafkaCheckpointMark, KafkaUnboundedSource, ReadFromKafka, request_stop
-
-__all__ = [
-    "KafkaConnection",
-    "KafkaSourceConfig",
-    "KafkaSinkConfig",
-    "security_from_env",
-    "ReadFromKafka",
-    "KafkaUnboundedSource",
-    "KafkaCheckpointMark",
-    "request_stop",
-    "WriteRecordsToKafka",
-    "WriteDeadLettersToKafka",
-]

@@ -45,12 +45,11 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.kafka.commit import (close_committers, commit_offsets, deferred_run, finish_run, register_run,
                                      request_stop, stop_event)
-from transforms.kafka.config import KafkaConnection, KafkaSourceConfig
+from transforms.kafka.config import (DEFAULT_MAX_BUNDLE_SECONDS, DEFAULT_MAX_RECORDS_PER_BUNDLE, KafkaConnection,
+                                     KafkaSourceConfig)
 from transforms.kafka.serde import message_from_record
 
 __all__ = [
-    "DEFAULT_MAX_RECORDS_PER_BUNDLE",
-    "DEFAULT_MAX_BUNDLE_SECONDS",
     "ReadFromKafka",
     "KafkaUnboundedSource",
     "KafkaCheckpointMark",
@@ -61,12 +60,6 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger(__name__)
-
-DEFAULT_MAX_RECORDS_PER_BUNDLE = 10_000
-# A record leaves when its bundle ends (the sinks flush in finish_bundle): this bounds latency from below.
-# 1 s: p50 2.0 s against 8.4 s with 5 s bundles at 2 articles/s; 0.65 s at 20/s with --nlp-processes 2
-# (BENCHMARKS.md, Performance).
-DEFAULT_MAX_BUNDLE_SECONDS = 1.0
 
 
 class ReadFromKafka(PTransform):
