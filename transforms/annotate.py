@@ -16,6 +16,7 @@ import re
 from typing import Iterable, Sequence
 
 from transforms import metrics
+from transforms.lemmas import defer_lemmatizer
 from transforms.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
 from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
 
@@ -64,9 +65,12 @@ def model_installed(name: str) -> bool:
 
 
 def load_model(name: str):
+    """The model, with its rule lemmatizer run on demand (``transforms.lemmas``), not over every token."""
     import spacy
 
-    return spacy.load(name)
+    nlp = spacy.load(name)
+    defer_lemmatizer(nlp)
+    return nlp
 
 
 def extract_entities(doc) -> list[dict]:

@@ -29,6 +29,7 @@ from transforms.events.context import (
     share_with_light_verbs,
 )
 from transforms.events.roles import participant, roles, span_dict
+from transforms.lemmas import lemma
 
 __all__ = ["extract_events", "is_trigger"]
 
@@ -64,7 +65,7 @@ def extract_events(doc, timexes: list[dict], anchor) -> list[dict]:
         timex = times.get(token.i)
         events.append({
             "trigger": {"text": token.text, "start": token.idx, "end": token.idx + len(token.text),
-                        "lemma": token.lemma_.lower()},
+                        "lemma": lemma(token).lower()},
             "actor": span_dict(text, actor),
             "target": span_dict(text, target),
             "time": ({"value": timex["value"], "source": "timex"} if timex is not None
@@ -91,9 +92,9 @@ def is_trigger(token) -> bool:
     """Whether a token names an event: a clause-heading verb, a copula, a predicate adjective or an eventive noun."""
     pos, dep = token.pos_, token.dep_
     if pos == "VERB":
-        return dep not in _NON_EVENT_VERB_DEPS and token.lemma_.lower() not in NON_EVENT_VERBS
+        return dep not in _NON_EVENT_VERB_DEPS and lemma(token).lower() not in NON_EVENT_VERBS
     if pos == "AUX":
-        return dep not in ("aux", "auxpass") and token.lemma_.lower() == "be"
+        return dep not in ("aux", "auxpass") and lemma(token).lower() == "be"
     if pos == "ADJ":
         return dep == "acomp"
     if pos == "NOUN":
@@ -102,11 +103,11 @@ def is_trigger(token) -> bool:
 
 
 def _eventive_noun(token) -> bool:
-    lemma = token.lemma_.lower()
+    noun = lemma(token).lower()
     if token.dep_ == "compound" and token.head.pos_ == "NOUN":
         return False  # "test flight": the head carries the event
-    if lemma in EVENTIVE_NOUNS:
+    if noun in EVENTIVE_NOUNS:
         return True
-    if lemma in NON_EVENTIVE_NOUNS or not lemma.isalpha():
+    if noun in NON_EVENTIVE_NOUNS or not noun.isalpha():
         return False
-    return nominalized_verb(lemma, verb_lemmas()) is not None
+    return nominalized_verb(noun, verb_lemmas()) is not None

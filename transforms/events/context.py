@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from transforms.event_types import LIGHT_VERBS, REPORTING_VERBS, event_type
 from transforms.events.roles import first_child
+from transforms.lemmas import lemma
 
 __all__ = ["attach_timexes", "attach_locations", "share_with_light_verbs", "published_date", "negated", "modality", "reported",
            "according_to", "quoted_ranges", "event_type_of"]
@@ -78,7 +79,7 @@ def share_with_light_verbs(triggers, trigger_ids, times: dict, places: dict) -> 
     for token in triggers:
         if token.dep_ != "dobj" or token.pos_ != "NOUN" or token.head.i not in trigger_ids:
             continue
-        if token.head.lemma_.lower() not in LIGHT_VERBS:
+        if lemma(token.head).lower() not in LIGHT_VERBS:
             continue
         for found in (times, places):
             if token.i in found and token.head.i not in found:
@@ -115,7 +116,7 @@ def modality(token):
     for _ in range(3):
         modals = [child for child in node.children if child.dep_ == "aux" and child.tag_ == "MD"]
         if modals:
-            return modals[0].lemma_.lower()
+            return lemma(modals[0]).lower()
         has_own_aux = any(child.dep_ in ("aux", "auxpass") for child in node.children)
         if node.dep_ == "conj" and not has_own_aux and node.head.pos_ in ("VERB", "AUX"):
             node = node.head  # "will cease and look": the modal is shared
@@ -131,11 +132,11 @@ def reported(token, quoted, according) -> bool:
         head = current.head
         if head.i == current.i:
             break
-        if current.dep_ in ("ccomp", "parataxis") and head.lemma_.lower() in REPORTING_VERBS:
+        if current.dep_ in ("ccomp", "parataxis") and lemma(head).lower() in REPORTING_VERBS:
             return True
         current = head
     i = token.i
-    if according and token.lemma_.lower() not in REPORTING_VERBS and any(sent_start <= i < sent_end and not phrase_start <= i <= phrase_end
+    if according and lemma(token).lower() not in REPORTING_VERBS and any(sent_start <= i < sent_end and not phrase_start <= i <= phrase_end
            for sent_start, sent_end, phrase_start, phrase_end in according):
         return True
     idx = token.idx
@@ -170,12 +171,12 @@ def quoted_ranges(text: str) -> list[tuple[int, int]]:
 
 
 def event_type_of(token, negated: bool) -> str:
-    lemma = token.lemma_.lower()
-    if lemma == "call" and not any(c.dep_ == "prep" and c.lower_ in ("for", "on", "upon") for c in token.children):
+    trigger = lemma(token).lower()
+    if trigger == "call" and not any(c.dep_ == "prep" and c.lower_ in ("for", "on", "upon") for c in token.children):
         return "OTHER"  # "called for a rerun" is REQUEST; "called it a rigged election", "a phone call" are not
-    kind = event_type(lemma, negated=negated)
+    kind = event_type(trigger, negated=negated)
     if kind == "OTHER" and token.pos_ == "VERB":
         obj = first_child(token, ("dobj",))
         if obj is not None and obj.pos_ == "NOUN":
-            kind = event_type(obj.lemma_.lower(), negated=negated)  # "held talks" is CONSULT
+            kind = event_type(lemma(obj).lower(), negated=negated)  # "held talks" is CONSULT
     return kind

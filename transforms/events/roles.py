@@ -10,6 +10,7 @@ participles, relative clauses); a noun's possessor and "of"/"by" phrases.
 from __future__ import annotations
 
 from transforms.event_types import LIGHT_VERBS, UNACCUSATIVE_VERBS, UNDERGOER_NOUNS
+from transforms.lemmas import lemma
 
 __all__ = ["roles", "participant", "span_dict", "first_child"]
 
@@ -84,7 +85,7 @@ def participant(text, trigger, span, trigger_ids):
 
 def _undergoer_subject(token, obj) -> bool:
     """The subject of a copula or of an unaccusative verb used intransitively is its Arg1."""
-    return token.pos_ == "AUX" or (obj is None and token.lemma_.lower() in UNACCUSATIVE_VERBS)
+    return token.pos_ == "AUX" or (obj is None and lemma(token).lower() in UNACCUSATIVE_VERBS)
 
 
 def _is_passive(token) -> bool:
@@ -110,7 +111,7 @@ def _implicit_subject(token, depth: int = 0):
         return None, False
     if dep == "relcl":
         return _relative_antecedent(token, None), False
-    if dep == "xcomp" and head.lemma_.lower() in _OBJECT_CONTROL:
+    if dep == "xcomp" and lemma(head).lower() in _OBJECT_CONTROL:
         obj = first_child(head, ("dobj",))
         if obj is not None:
             return _phrase(obj), False
@@ -145,7 +146,7 @@ def _noun_roles(token):
     actor = target = None
     for child in token.children:
         if child.dep_ == "poss":
-            if token.lemma_.lower() in UNDERGOER_NOUNS:
+            if lemma(token).lower() in UNDERGOER_NOUNS:
                 target = target or _phrase(child)
             else:
                 actor = actor or _phrase(child)
@@ -168,7 +169,7 @@ def _noun_roles(token):
                 actor = _phrase(subject)
     if actor is None and token.dep_ == "dobj" and head.pos_ == "VERB":
         # light verbs: "Boeing held talks", "the airline took delivery"
-        if head.lemma_.lower() in LIGHT_VERBS:
+        if lemma(head).lower() in LIGHT_VERBS:
             subject = first_child(head, ("nsubj",))
             if subject is not None:
                 actor = _phrase(subject)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from transforms.lemmas import lemma
+
 __all__ = ["PAST", "FUTURE", "PRESENT", "UNKNOWN", "direction"]
 
 # PRESENT: a present-tense verb ("the trial begins Monday"): often future in news, not reliably so.
@@ -43,9 +45,9 @@ def _verb_direction(verb) -> str:
         return FUTURE
     if "to" in words and verb.dep_ in ("xcomp", "advcl", "acl", "relcl", "ccomp"):
         head = verb.head
-        if head.lemma_.lower() in _FORWARD_HEADS or head.lower_ in ("set", "due", "slated", "scheduled"):
+        if lemma(head).lower() in _FORWARD_HEADS or head.lower_ in ("set", "due", "slated", "scheduled"):
             return FUTURE
-        if head.lemma_ == "be":  # "the trial is to begin on Monday"
+        if lemma(head) == "be":  # "the trial is to begin on Monday"
             return FUTURE
         return _verb_direction(head) if head is not verb else UNKNOWN
     if any(child.tag_ == "MD" for child in auxes):
