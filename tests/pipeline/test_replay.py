@@ -109,6 +109,8 @@ def test_malformed_articles_go_to_the_dead_letter_file_and_the_run_goes_on(tmp_p
     (["replay", "seeds"], "--out"),
     (["replay", "seeds", "--out", "o.jsonl", "--no-such-flag"], "unrecognized arguments"),
     (["replay", "seeds", "--out", "o.jsonl", "--batch-size", "0"], "batch-size"),
+    (["replay", "seeds", "--out", "o.jsonl", "--nlp-processes", "many"], "nlp-processes"),
+    (["replay", "seeds", "--out", "o.jsonl", "--nlp-processes", "0"], "nlp-processes"),
     (["replay", "seeds", "--out", "o.jsonl", "--spacy-model", "no_such_model"], "not installed"),
     (["frobnicate"], "invalid choice"),
 ])
@@ -136,3 +138,36 @@ def test_a_pool_of_nlp_processes_writes_the_same_records(seed_run, tmp_path):
                        for r in records))
 
     assert comparable(first) == comparable(read_jsonl(out))
+
+
+@pytest.mark.parametrize("argv, processes, batch_size", [
+    ([], "auto", None),
+    (["--nlp-processes", "1"], 1, 64),
+    (["--nlp-processes", "3"], 3, 16),
+    (["--nlp-processes", "auto", "--batch-size", "8"], "auto", 8),
+])
+def test_nlp_processes_default_to_the_usable_cores_and_the_batch_size_follows(argv, processes, batch_size):
+    from pipeline.cli import build_parser, resolve_nlp_arguments
+    from transforms.annotate import auto_nlp_processes
+
+    args, _ = build_parser().parse_known_args(["replay", "seeds", "--out", "o.jsonl", *argv])
+    resolve_nlp_arguments(args)
+    expected = auto_nlp_processes() if processes == "auto" else processes
+    assert args.nlp_processes == expected
+    assert args.batch_size == (batch_size or (64 if expected == 1 else 16))
+
+
+def test_usable_cores_heed_a_container_cpu_quota(tmp_path, monkeypatch):
+    import os
+
+    from transforms import annotate
+
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setattr(annotate, "_CGROUP_CPU_MAX", str(quota))
+    quota.write_text("max 100000\n")
+    assert annotate.usable_cores() == len(os.sched_getaffinity(0))
+    quota.write_text("150000 100000\n")  # --cpus 1.5: one whole core
+    assert annotate.usable_cores() == 1
+    monkeypatch.setattr(annotate, "_MAX_AUTO_PROCESSES", 1)
+    quota.write_text("max 100000\n")
+    assert annotate.auto_nlp_processes() == 1

@@ -88,7 +88,7 @@ _PROBE = """
 import sys
 from transforms import annotate
 model = sys.argv[1]
-annotate.start_pool(annotate.default_model_name(), 8, 2)
+annotate.start_pool(annotate.default_model_name(), 2)
 __import__("threading").Thread(target=__import__("time").sleep, args=(5,), daemon=True).start()  # as in a pipeline
 probe = ("(lambda a: (a._POOL_WORK[0] is (a._PRELOADED or (None, None))[1], __import__('gc').get_freeze_count() > 0))"
          "(__import__('transforms.annotate').annotate)")
