@@ -173,6 +173,7 @@ def annotate_batch(nlp, batch: Sequence[Article], batch_size: int,
 # and building the pipeline; every pool process forked from it then shares that one model.
 
 _PRELOAD_ENV = "NEWS_INGEST_PRELOAD_MODEL"  # how start_pool names the model to the forkserver
+_METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
 _PRELOADED: tuple[str, object] | None = None  # in the forkserver and its children: (name, model)
 _POOL_WORK: tuple | None = None  # in a pool process: annotate_batch's model and settings
 
@@ -207,7 +208,7 @@ def take_pool(model_name: str, batch_size: int, processes: int, max_tokens: int 
 
     return concurrent.futures.ProcessPoolExecutor(
         processes, mp_context=multiprocessing.get_context("forkserver"), initializer=_set_up_pool_process,
-        initargs=(model_name, batch_size, max_tokens))
+        initargs=(model_name, batch_size, max_tokens, os.environ.get(_METRICS_FOLDER_ENV)))
 
 
 def annotate_in_pool(batch: list[Article]) -> list[tuple[str | None, object]]:
@@ -222,8 +223,16 @@ def preload_model(model_name: str) -> None:
     _freeze_objects()
 
 
-def _set_up_pool_process(model_name: str, batch_size: int, max_tokens: int) -> None:
+def _set_up_pool_process(model_name: str, batch_size: int, max_tokens: int, metrics_folder: str | None) -> None:
     global _POOL_WORK
+    # The run's metrics folder, if it has one: made after the forkserver started, so not in the
+    # environment this process inherited. The stage timings of spaCy and the extractors are taken
+    # here, and the exporter adds up every process's files (docs/observability.md).
+    if metrics_folder:
+        os.environ[_METRICS_FOLDER_ENV] = metrics_folder
+    else:
+        os.environ.pop(_METRICS_FOLDER_ENV, None)
+    metrics.reset()
     if _PRELOADED is not None and _PRELOADED[0] == model_name:
         nlp = _PRELOADED[1]
     else:

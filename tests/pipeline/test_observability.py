@@ -476,7 +476,8 @@ def test_kafka_run_serves_metrics_that_match_what_it_processed(kafka_bootstrap, 
     produced_at = time.time()
     kafka.produce(names["in"], messages, partitions=2)
 
-    job = _RunningJob(kafka_bootstrap, names)
+    # Two spaCy processes whatever the machine: their stage timings must reach /metrics too.
+    job = _RunningJob(kafka_bootstrap, names, "--nlp-processes", "2")
     try:
         port = job.port()
 
