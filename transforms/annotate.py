@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_NLP_PROCESSES",
     "DEFAULT_POOL_BATCH_SIZE",
+    "DEFAULT_STREAM_POOL_BATCH_SIZE",
     "usable_cores",
     "auto_nlp_processes",
     "default_model_name",
@@ -45,9 +46,10 @@ _LOGGER = logging.getLogger(__name__)
 # a Doc over this many tokens becomes a dead letter before the model runs (docs/reliability.md).
 DEFAULT_MAX_TOKENS = 50_000
 DEFAULT_BATCH_SIZE = 64
-# With a pool: small batches keep every process busy to the end of a replay and within a one-second
-# Kafka bundle (BENCHMARKS.md, Performance).
+# With a pool, small batches keep every process busy: to the end of a replay (16: throughput), and
+# within each one-second bundle of the Kafka job (8: latency) (BENCHMARKS.md, Performance).
 DEFAULT_POOL_BATCH_SIZE = 16
+DEFAULT_STREAM_POOL_BATCH_SIZE = 8
 # 1: spaCy runs in the pipeline's own process. N > 1: in a pool of N processes (transforms.nlp).
 # The CLI's default is one process per core it may use (``usable_cores``).
 DEFAULT_NLP_PROCESSES = 1

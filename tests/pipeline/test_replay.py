@@ -141,16 +141,21 @@ def test_a_pool_of_nlp_processes_writes_the_same_records(seed_run, tmp_path):
 
 
 @pytest.mark.parametrize("argv, processes, batch_size", [
-    ([], "auto", None),
-    (["--nlp-processes", "1"], 1, 64),
-    (["--nlp-processes", "3"], 3, 16),
-    (["--nlp-processes", "auto", "--batch-size", "8"], "auto", 8),
+    (["replay"], "auto", None),
+    (["replay", "--nlp-processes", "1"], 1, 64),
+    (["replay", "--nlp-processes", "3"], 3, 16),
+    (["replay", "--nlp-processes", "auto", "--batch-size", "5"], "auto", 5),
+    (["run", "--nlp-processes", "2"], 2, 8),
+    (["run", "--nlp-processes", "1"], 1, 64),
 ])
 def test_nlp_processes_default_to_the_usable_cores_and_the_batch_size_follows(argv, processes, batch_size):
     from pipeline.cli import build_parser, resolve_nlp_arguments
     from transforms.annotate import auto_nlp_processes
 
-    args, _ = build_parser().parse_known_args(["replay", "seeds", "--out", "o.jsonl", *argv])
+    rest = (["seeds", "--out", "o.jsonl"] if argv[0] == "replay" else
+            ["--bootstrap-servers", "b:9092", "--input-topic", "i", "--output-topic", "o", "--dlq-topic", "d",
+             "--group-id", "g"])
+    args, _ = build_parser().parse_known_args([argv[0], *rest, *argv[1:]])
     resolve_nlp_arguments(args)
     expected = auto_nlp_processes() if processes == "auto" else processes
     assert args.nlp_processes == expected
