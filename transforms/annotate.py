@@ -176,6 +176,7 @@ def annotate_batch(nlp, batch: Sequence[Article], batch_size: int,
 
 _PRELOAD_ENV = "NEWS_INGEST_PRELOAD_MODEL"  # how start_pool names the model to the forkserver
 _METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+_OWNER_POLL_SECONDS = 1.0
 _PRELOADED: tuple[str, object] | None = None  # in the forkserver and its children: (name, model)
 _POOL_WORK: tuple | None = None  # in a pool process: annotate_batch's model and settings
 
@@ -210,7 +211,7 @@ def take_pool(model_name: str, batch_size: int, processes: int, max_tokens: int 
 
     return concurrent.futures.ProcessPoolExecutor(
         processes, mp_context=multiprocessing.get_context("forkserver"), initializer=_set_up_pool_process,
-        initargs=(model_name, batch_size, max_tokens, os.environ.get(_METRICS_FOLDER_ENV)))
+        initargs=(model_name, batch_size, max_tokens, os.environ.get(_METRICS_FOLDER_ENV), os.getpid()))
 
 
 def annotate_in_pool(batch: list[Article]) -> list[tuple[str | None, object]]:
@@ -225,8 +226,12 @@ def preload_model(model_name: str) -> None:
     _freeze_objects()
 
 
-def _set_up_pool_process(model_name: str, batch_size: int, max_tokens: int, metrics_folder: str | None) -> None:
+def _set_up_pool_process(model_name: str, batch_size: int, max_tokens: int, metrics_folder: str | None,
+                         owner_pid: int) -> None:
     global _POOL_WORK
+    import threading
+
+    threading.Thread(target=_exit_with_owner, args=(owner_pid,), name="news-ingest-owner", daemon=True).start()
     # The run's metrics folder, if it has one: made after the forkserver started, so not in the
     # environment this process inherited. The stage timings of spaCy and the extractors are taken
     # here, and the exporter adds up every process's files (docs/observability.md).
@@ -241,6 +246,31 @@ def _set_up_pool_process(model_name: str, batch_size: int, max_tokens: int, metr
         nlp = load_model(model_name)
         _freeze_objects()
     _POOL_WORK = (nlp, batch_size, max_tokens)
+
+
+def _exit_with_owner(owner_pid: int) -> None:
+    """A pool process holds both ends of its task queue and a handle that keeps the forkserver up, so
+    it never learns that the pipeline's process died: after a ``kill -9`` of that process alone (or
+    the OOM killer) it would wait forever, with the forkserver, holding their memory. Exit with it."""
+    import time
+
+    while _alive(owner_pid):
+        time.sleep(_OWNER_POLL_SECONDS)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # killed but not yet reaped by its parent: a zombie still answers kill(0)
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def _freeze_objects() -> None:

@@ -48,6 +48,56 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(kafka_bootstrap, tmp_path)
     assert result["duplicates"] <= result["written_before_kill"]
 
 
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found.update(children)
+            todo.extend(children)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_kill_9_of_the_job_process_alone_takes_its_nlp_processes_with_it(kafka, tmp_path):
+    """An operator's ``kill -9 PID`` or the OOM killer hits one process, not the group: the pool's
+    processes and their forkserver must not outlive it, holding a model's memory each."""
+    names = bench.topic_names("orphans")
+    for role in ("in", "out", "dlq"):
+        kafka.create_topic(names[role])
+    kafka.produce(names["in"], bench.articles(20, prefix="or"))
+    log = tmp_path / "job.log"
+    job = bench.start_job(kafka.bootstrap, names, log, "--nlp-processes", "2", "--batch-size", "2")
+    helpers: set[int] = set()
+    try:
+        bench.wait_until(lambda: bench.count_records(kafka.bootstrap, names["out"]) >= 10, 300, "10 records", job, log)
+        helpers = _descendants(job.pid)
+        assert len(helpers) >= 3, f"expected a forkserver and two pool processes, found {helpers}"
+        job.kill()  # SIGKILL to the job's process only
+        job.wait()
+        deadline = time.monotonic() + 15
+        while any(_running(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in helpers if _running(pid)], "processes outlived the job"
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+        for pid in helpers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 # ------------------------------------------------------------------ a failing sink
 
 
