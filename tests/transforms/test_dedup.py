@@ -356,3 +356,24 @@ def test_every_stateful_step_gets_its_own_timers():
     bands = ["ExactBand"] + [f"Band{i:02d}" for i in range(1, PARAMS.bands + 1)]
     assert {band: counts.get((f"Dedup/{band}", "expired_buckets")) for band in bands} == {band: 1 for band in bands}
     assert counts[("Dedup/Verify", "expired_sketches")] == 3
+
+
+def test_a_request_for_a_gone_sketch_leaves_no_state_behind():
+    # Beam's in-process runner keeps an entry for every state key ever read; a miss must clear it.
+    from transforms.dedup._chain import _VerifyFn, ref_key
+    from transforms.dedup.sketch import SketchParams
+
+    class MissingState:
+        cleared = 0
+
+        def read(self):
+            return None
+
+        def clear(self):
+            self.cleared += 1
+
+    state = MissingState()
+    out = list(_VerifyFn(600.0, SketchParams()).process((7, ("verify", b"asking..", "key", b"")), stored=state,
+                                                        expiry=None))
+    assert out == [(ref_key(b"asking.."), ("verdict", None, (), 0.0, False, False))]
+    assert state.cleared == 1

@@ -249,6 +249,9 @@ class _VerifyFn(beam.DoFn):
         _, asking, asking_key, asking_sketch = message
         packed = stored.read()
         if packed is None:
+            # Nothing to clear, but Beam's in-process runner keeps an empty entry for every key ever
+            # read (a defaultdict); this removes it (0.5 per article in the 100,000-article soak).
+            stored.clear()
             self._gone.inc()
             yield ref_key(asking), ("verdict", None, (), 0.0, False, False)
             return
