@@ -121,9 +121,12 @@ def _word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-# A memo of a pure function (the same in every process), bounded; not state.
+# A memo of a pure function (the same in every process), bounded; not state. News keeps bringing new
+# words (names, figures): at 2**19 entries the memo held ~80 MB before it was cleared, the largest
+# growth of a long run (tracemalloc, BENCHMARKS.md Reliability); 2**16 words hold a language's common
+# words in ~10 MB.
 _WORD_HASHES: dict[str, int] = {}
-_MAX_MEMO = 1 << 19
+_MAX_MEMO = 1 << 16
 
 
 def _word_hashes(tokens: list[str]) -> np.ndarray:
