@@ -7,8 +7,8 @@ Articles: a word-bigram chain trained on the seed texts (150-700 words each, so 
 articles share common trigrams as news does), arriving at ``--rate`` articles per second of
 ingest time; ``--copies`` of them are syndicated variants (bench/dedup_variants.py kinds) of a
 random earlier article. Reports the wall time of the pipeline (Create -> DeduplicateArticles ->
-count), the pure per-article cost of ``analyze`` (no Beam), the labels, and the state written
-(band entries, buckets, sketch bytes) from the stage's own metrics.
+count), the pure per-article cost of ``analyze`` (no Beam), the labels, the stage's metrics, and
+the memory the index holds per remembered article (``DedupIndex`` alone under tracemalloc).
 """
 
 from __future__ import annotations
@@ -103,6 +103,27 @@ def _clock(article, name):
     return article
 
 
+def _index_memory(articles, config) -> None:
+    """Bytes the index holds per remembered article: the same articles through ``DedupIndex`` alone,
+    traced by tracemalloc (analysis done first, so only what the index keeps is counted)."""
+    import tracemalloc
+
+    from transforms.dedup.index import DedupIndex
+    from transforms.dedup.sketch import analyze
+
+    analyses = [analyze(a.text, config.sketch) for a in articles]
+    index = DedupIndex(config)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for article, analysis in zip(articles, analyses):
+        index.label(article, analysis)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    per = held / max(1, len(index))
+    print(f"index memory: {len(index)} articles remembered in {index.bucket_count} buckets, {held / 1e6:.1f} MB, "
+          f"{per:.0f} B per article -> {per * 12.096e6 / 1e9:.1f} GB for 12.1 million articles (20/s for 7 days)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
@@ -110,8 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="articles per second of ingest time (default 20)")
     parser.add_argument("--no-state-cache", action="store_true",
                         help="run the in-process FnApiRunner without its state cache (see docs/dedup.md)")
-    parser.add_argument("--no-expiry", action="store_true",
-                        help="set no expiry timers (as replay does): a bounded run otherwise fires them all at its end")
+    parser.add_argument("--no-expiry", action="store_true", help="forget nothing (as replay does)")
     add_sketch_arguments(parser)
     args, beam_args = parser.parse_known_args(argv)
 
@@ -171,20 +191,11 @@ def main(argv=None) -> int:
           f"{args.articles / cpu:.0f} articles per CPU second")
     counters: dict[str, int] = {}
     for counter in result.metrics().query(MetricsFilter())["counters"]:
-        if counter.key.metric.namespace == "dedup":  # summed over steps (every band stage counts its own)
+        if counter.key.metric.namespace == "dedup":
             counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + counter.committed
     for name in sorted(counters):
         print(f"  metric dedup.{name} = {counters[name]}")
-    from transforms.dedup import _chain
-
-    entries = counters.get("band_entries_written", 0)
-    sketch_bytes = counters.get("sketch_state_bytes_written", 0)
-    band_bytes = entries * 24  # transforms/dedup/_chain.py: time, ordinal, 8-byte ref
-    per = (band_bytes + sketch_bytes) / args.articles
-    print(f"state payload written: band entries {entries} x 24 B = {band_bytes / 1e6:.1f} MB, "
-          f"buckets {counters.get('buckets_started', 0)}, sketches {sketch_bytes / 1e6:.1f} MB; "
-          f"{per:.0f} B per article -> {per * 12.096e6 / 1e9:.1f} GB for 12.1 million articles (20/s for 7 days), "
-          f"before the runner's per-key overhead")
+    _index_memory(articles, config)
     return 0
 
 

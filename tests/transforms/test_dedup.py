@@ -242,15 +242,19 @@ def test_a_message_read_twice_is_not_its_own_copy(airbus):
     run_dedup([one], expect)
 
 
-def test_unbounded_source_labels_copies_and_timers_expire_state(airbus):
-    """After an unbounded source (event time = base + index seconds), as in the Kafka job."""
+@pytest.mark.parametrize("records_per_bundle", [1000, 10])
+def test_unbounded_source_labels_copies_across_bundles_and_forgets_past_the_horizon(airbus, records_per_bundle):
+    """After an unbounded source (event time = base + index seconds), as in the Kafka job. With 10
+    records per bundle, "a-copy" (60 s after "a", horizon 100 s) comes six bundles later: the stage's
+    first version, on event-time timers, had forgotten "a" by then (the FnApiRunner fired its timers
+    right after each bundle) and labelled the copy an original."""
     import apache_beam as beam
-    from apache_beam.io.unbounded_source import UnboundedCountingSource
+    from apache_beam.io.unbounded_source import ReadFromUnboundedSource, UnboundedCountingSource
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.util import assert_that, equal_to
 
-    texts = {0: ("a", airbus[0]), 3: ("b", airbus[1]), 5: ("a-copy", airbus[0]),
+    texts = {0: ("a", airbus[0]), 3: ("b", airbus[1]), 60: ("a-copy", airbus[0]),
              250: ("a-late", airbus[0]), 255: ("a-late-copy", first_sentences(airbus[0], 0.5))}
 
     def to_article(index, timestamp=beam.DoFn.TimestampParam):
@@ -259,17 +263,17 @@ def test_unbounded_source_labels_copies_and_timers_expire_state(airbus):
 
     root = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
     labels = (root
-              | beam.io.Read(UnboundedCountingSource(300))
+              | ReadFromUnboundedSource(UnboundedCountingSource(300), max_records_per_bundle=records_per_bundle)
               | beam.FlatMap(to_article)
-              | DeduplicateArticles(DedupConfig(horizon_seconds=100))
+              | DeduplicateArticles(DedupConfig(horizon_seconds=100, lateness_seconds=0))
               | beam.Map(lambda a: (a.id, a.dedup.status, a.dedup.duplicate_of)))
     assert_that(labels, equal_to([
         ("a", "original", None), ("b", "original", None), ("a-copy", "exact_duplicate", "a"),
         ("a-late", "original", None), ("a-late-copy", "near_duplicate", "a-late")]))
     result = root.run()
     result.wait_until_finish()
-    expired = result.metrics().query(MetricsFilter().with_name("expired_buckets"))["counters"]
-    assert sum(c.committed for c in expired) > 0
+    forgotten = result.metrics().query(MetricsFilter().with_name("forgotten"))["counters"]
+    assert sum(c.committed for c in forgotten) == 3  # a, b and a-copy; a-late and its copy are within the horizon
 
 
 def test_labels_leave_before_an_unbounded_source_ends(airbus, tmp_path):
@@ -332,48 +336,56 @@ def test_the_stage_is_one_fused_stage_with_its_source_on_the_fn_api_runner():
     dedup_stages = [n for n in names if any(name.startswith("Dedup/") for name in n)]
     assert len(dedup_stages) == 1
     assert any(name.endswith("ReadUnbounded/Process") for name in dedup_stages[0])
-    assert {"Dedup/Prepare", "Dedup/ExactBand", "Dedup/Band01", "Dedup/Band20", "Dedup/FanOut", "Dedup/Verify",
-            "Dedup/Decide"} <= set(dedup_stages[0])
+    assert {"Dedup/OneKey", "Dedup/Label"} <= set(dedup_stages[0])
 
 
-def test_every_stateful_step_gets_its_own_timers():
-    """In one fused stage the FnApiRunner buffers timers by timer family id: each band and the
-    sketch store must fire their own expiry timers (one bucket per band, three sketches here)."""
-    import apache_beam as beam
-    from apache_beam.metrics.metric import MetricsFilter
-    from apache_beam.transforms.window import TimestampedValue
-
-    root = beam.Pipeline(runner="FnApiRunner")
-    _ = (root
-         | beam.Create([article(str(i), "text one two three four five", i, T0 + 10 * i) for i in range(3)],
-                       reshuffle=False)
-         | beam.Map(lambda a: TimestampedValue(a, a.ingest_time))
-         | "Dedup" >> DeduplicateArticles(DedupConfig(horizon_seconds=100)))
-    result = root.run()
-    result.wait_until_finish()
-    counts = {(c.key.step, c.key.metric.name): c.committed for c in result.metrics().query(MetricsFilter())["counters"]
-              if c.key.metric.namespace == "dedup"}
-    bands = ["ExactBand"] + [f"Band{i:02d}" for i in range(1, PARAMS.bands + 1)]
-    assert {band: counts.get((f"Dedup/{band}", "expired_buckets")) for band in bands} == {band: 1 for band in bands}
-    assert counts[("Dedup/Verify", "expired_sketches")] == 3
+# ---- the index, without a runner ----------------------------------------------------------
 
 
-def test_a_request_for_a_gone_sketch_leaves_no_state_behind():
-    # Beam's in-process runner keeps an entry for every state key ever read; a miss must clear it.
-    from transforms.dedup._chain import _VerifyFn, ref_key
-    from transforms.dedup.sketch import SketchParams
+def test_the_index_forgets_everything_past_horizon_and_lateness(airbus):
+    from transforms.dedup.index import DedupIndex
 
-    class MissingState:
-        cleared = 0
+    index = DedupIndex(DedupConfig(horizon_seconds=100, lateness_seconds=50))
+    for i, text in enumerate(airbus[:5]):
+        index.label(article(f"s{i}", text, i, T0 + i))
+    assert len(index) == 5 and index.bucket_count > 5
+    index.advance(T0 + 152)  # past s0..s2 (T0 + 0..2 + 150), not s3, s4
+    assert len(index) == 2 and index.counts["forgotten"] == 3
+    index.advance(T0 + 200)
+    assert len(index) == 0 and index.bucket_count == 0
 
-        def read(self):
-            return None
 
-        def clear(self):
-            self.cleared += 1
+def test_an_article_behind_the_clock_by_less_than_the_lateness_finds_its_original(airbus):
+    from transforms.dedup.index import DedupIndex
 
-    state = MissingState()
-    out = list(_VerifyFn(600.0, SketchParams()).process((7, ("verify", b"asking..", "key", b"")), stored=state,
-                                                        expiry=None))
-    assert out == [(ref_key(b"asking.."), ("verdict", None, (), 0.0, False, False))]
-    assert state.cleared == 1
+    index = DedupIndex(DedupConfig(horizon_seconds=100, lateness_seconds=50))
+    index.label(article("first", airbus[0], 1, T0))
+    index.label(article("other-partition-ahead", airbus[1], 2, T0 + 140))  # the clock is now 140 s on
+    late = index.label(article("late-copy", airbus[0], 3, T0 + 90))  # 90 s after "first": within its horizon
+    assert (late.status, late.duplicate_of) == ("exact_duplicate", "first")
+    too_late = DedupIndex(DedupConfig(horizon_seconds=100, lateness_seconds=0))
+    too_late.label(article("first", airbus[0], 1, T0))
+    too_late.label(article("other-partition-ahead", airbus[1], 2, T0 + 140))
+    assert too_late.label(article("late-copy", airbus[0], 3, T0 + 90)).status == "original"
+
+
+def test_a_message_read_again_is_labelled_as_the_first_time_and_remembered_once(airbus):
+    from transforms.dedup.index import DedupIndex
+
+    index = DedupIndex(DedupConfig())
+    first = article("first", airbus[0], 1)
+    copy = article("copy", first_sentences(airbus[0], 0.5), 2)
+    assert index.label(first).status == "original"
+    labelled = index.label(copy)
+    assert (labelled.status, labelled.duplicate_of) == ("near_duplicate", "first")
+    assert index.label(copy) == labelled and index.label(first).status == "original"
+    assert len(index) == 2 and index.counts["redelivered"] == 2
+
+
+def test_a_full_bucket_keeps_its_earliest_articles(airbus):
+    from transforms.dedup.index import DedupIndex
+
+    index = DedupIndex(DedupConfig(max_bucket=2))
+    labels = [index.label(article(f"c{i}", airbus[0], i)) for i in range(4)]
+    assert [d.duplicate_of for d in labels] == [None, "c0", "c0", "c0"]
+    assert index.counts["full_bucket_skips"] > 0

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-import apache_beam as beam
+import dataclasses
+import math
+from typing import Any
 
-from transforms.dedup import DedupConfig, _chain
+import apache_beam as beam
+from apache_beam.coders import FloatCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.transforms.window import TimestampedValue
+
+from transforms import metrics
+from transforms.dedup import DedupConfig
+from transforms.dedup.index import DedupIndex
+from transforms.dedup.sketch import analyze
 
 __all__ = ["DeduplicateArticles"]
+
+_ONE_KEY = 0
 
 
 class DeduplicateArticles(beam.PTransform):
@@ -14,18 +27,73 @@ class DeduplicateArticles(beam.PTransform):
 
     Guarantees: an article is a copy of the earliest article (ingest time, then ordinal) within
     the horizon that was already indexed when it arrived and that verifies against it; exact
-    copies (same normalized text) are always found. Input order is kept per key on one worker, so
-    a replay labels the same input the same way every time. Output elements carry their
-    ingest time as timestamp; on one worker an article leaves before the next one enters.
+    copies (same normalized text) are always found. Every article goes through one index in input
+    order, so a replay labels the same input the same way every time. Output elements carry their
+    ingest time as timestamp; an article leaves before the next one enters.
     """
 
     def __init__(self, config: DedupConfig = DedupConfig()):
         super().__init__()
         if not config.horizon_seconds > 0:
             raise ValueError("dedup horizon must be positive")
+        if not config.lateness_seconds >= 0:
+            raise ValueError("dedup lateness must be zero or more")
         if config.max_bucket < 1 or config.max_candidates < 1:
             raise ValueError("max_bucket and max_candidates must be at least 1")
         self._config = config
 
     def expand(self, articles):
-        return _chain.apply_chain(articles, self._config)
+        return (articles
+                | "OneKey" >> beam.Map(lambda article: (_ONE_KEY, article)).with_output_types(tuple[int, Any])
+                | "Label" >> beam.ParDo(_LabelFn(self._config)))
+
+
+class _LabelFn(beam.DoFn):
+    """Labels each article with a ``DedupIndex`` held by the DoFn instance.
+
+    Why not Beam state and event-time timers per bucket, as this stage first had: on the
+    FnApiRunner, the runner of the Kafka job, a stage fed by an unbounded source has an input
+    watermark of +inf after its first bundle, so every event-time timer fires right after the bundle
+    that set it (Beam 2.77, ``fn_runner._enqueue_set_timers``): what the stage remembered was gone
+    one bundle later, and copies more than a bundle apart were labelled originals. Processing-time
+    timers fail a finite run instead (``time-pending bundles did not execute``). The index here
+    forgets by the clock of the data (``transforms.dedup.index``), which needs no timer.
+
+    All articles carry one key: a stateful DoFn gets one key on one worker, in order, and the
+    FnApiRunner never splits a stateful stage across its workers, so one index sees every article.
+    Its one state cell holds that clock, so a new instance (after a failed bundle) starts from it.
+    The index lives in memory: a restarted job starts with an empty one (docs/dedup.md).
+    """
+
+    CLOCK = ReadModifyWriteStateSpec("clock", FloatCoder())
+
+    def __init__(self, config: DedupConfig):
+        self._config = config
+
+    def setup(self):
+        self._index = DedupIndex(self._config)
+        self._published: dict[str, int] = {}
+        self._counters = {name: Metrics.counter("dedup", name)
+                          for name in ("remembered", "forgotten", "full_bucket_skips", "candidates_over_limit",
+                                       "sketch_comparisons", "redelivered")}
+        self._remembered = Metrics.gauge("dedup", "articles_remembered")
+
+    def process(self, keyed, clock=beam.DoFn.StateParam(CLOCK)):
+        article = keyed[1]
+        index = self._index
+        if index.clock == -math.inf:
+            stored = clock.read()
+            if stored is not None:
+                index.advance(stored)
+        analysis = metrics.timed_call("dedup", analyze, article.text, self._config.sketch)
+        dedup = index.label(article, analysis)
+        clock.write(index.clock)
+        yield TimestampedValue(dataclasses.replace(article, dedup=dedup), article.ingest_time)
+
+    def finish_bundle(self):
+        for name, counter in self._counters.items():
+            total = self._index.counts[name]
+            if total != self._published.get(name, 0):
+                counter.inc(total - self._published.get(name, 0))
+                self._published[name] = total
+        self._remembered.set(len(self._index))
