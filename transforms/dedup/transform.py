@@ -15,7 +15,6 @@ from apache_beam.transforms.window import TimestampedValue
 from transforms import metrics
 from transforms.dedup import DedupConfig
 from transforms.dedup.index import DedupIndex
-from transforms.dedup.sketch import analyze
 
 __all__ = ["DeduplicateArticles"]
 
@@ -85,8 +84,7 @@ class _LabelFn(beam.DoFn):
             stored = clock.read()
             if stored is not None:
                 index.advance(stored)
-        analysis = metrics.timed_call("dedup", analyze, article.text, self._config.sketch)
-        dedup = index.label(article, analysis)
+        dedup = metrics.timed_call("dedup", index.label, article)
         clock.write(index.clock)
         yield TimestampedValue(dataclasses.replace(article, dedup=dedup), article.ingest_time)
 
