@@ -389,3 +389,13 @@ def test_a_full_bucket_keeps_its_earliest_articles(airbus):
     labels = [index.label(article(f"c{i}", airbus[0], i)) for i in range(4)]
     assert [d.duplicate_of for d in labels] == [None, "c0", "c0", "c0"]
     assert index.counts["full_bucket_skips"] > 0
+
+
+def test_no_beam_gauges_in_the_pipeline():
+    """The FnApiRunner keeps a Beam gauge's value from every bundle (Beam 2.77 has no combiner for
+    latest_int64 in ``monitoring_infos.consolidate``): a gauge set per bundle grew the dedup-only soak
+    by ~45 KB per bundle, without bound in a job that never ends. Gauges go to Prometheus instead."""
+    root = Path(__file__).resolve().parents[2]
+    offenders = [str(path.relative_to(root)) for folder in ("transforms", "pipeline")
+                 for path in (root / folder).rglob("*.py") if "Metrics.gauge(" in path.read_text()]
+    assert offenders == []

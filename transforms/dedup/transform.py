@@ -75,7 +75,6 @@ class _LabelFn(beam.DoFn):
         self._counters = {name: Metrics.counter("dedup", name)
                           for name in ("remembered", "forgotten", "full_bucket_skips", "candidates_over_limit",
                                        "sketch_comparisons", "redelivered")}
-        self._remembered = Metrics.gauge("dedup", "articles_remembered")
 
     def process(self, keyed, clock=beam.DoFn.StateParam(CLOCK)):
         article = keyed[1]
@@ -94,4 +93,3 @@ class _LabelFn(beam.DoFn):
             if total != self._published.get(name, 0):
                 counter.inc(total - self._published.get(name, 0))
                 self._published[name] = total
-        self._remembered.set(len(self._index))
