@@ -129,13 +129,20 @@ def main(argv=None) -> int:
     parser.add_argument("--payload-bytes", type=int, default=0,
                         help="synthetic values of this size instead of the seed articles")
     parser.add_argument("--max-bundle-records", type=int, default=10_000)
+    parser.add_argument("--topic", help="read this existing topic (its whole length) instead of filling a new one: "
+                                        "A/B runs of two checkouts over the same messages")
     args = parser.parse_args(argv)
     connection = KafkaConnection(args.bootstrap_servers)
     payloads = [b"x" * args.payload_bytes] if args.payload_bytes else seed_payloads()
-    topic = f"bench-source-{uuid.uuid4().hex[:8]}"
-    total = fill_topic(connection, topic, args.partitions, args.messages, payloads)
-    print(f"topic {topic}: {args.messages} messages, {args.partitions} partitions, "
-          f"{total / args.messages:.0f} bytes per value on average")
+    if args.topic:
+        topic = args.topic
+        args.messages = sum(admin.end_offsets(connection, [topic]).values())
+        print(f"topic {topic}: {args.messages} messages")
+    else:
+        topic = f"bench-source-{uuid.uuid4().hex[:8]}"
+        total = fill_topic(connection, topic, args.partitions, args.messages, payloads)
+        print(f"topic {topic}: {args.messages} messages, {args.partitions} partitions, "
+              f"{total / args.messages:.0f} bytes per value on average")
     source_settings = KafkaSourceConfig(connection, (topic,), "unused").consumer_kwargs()
     plain_settings = {"plain, kafka-python defaults": {"enable_auto_commit": False, "max_poll_records": 1000,
                                                        **connection.client_kwargs()},

@@ -124,6 +124,21 @@ def test_the_reader_emits_every_partition_with_kafka_timestamps_and_stops_at_the
     assert reader.get_checkpoint_mark().offsets == ((fake_topic, 0, 4), (fake_topic, 1, 0), (fake_topic, 2, 2))
 
 
+def test_records_without_a_timestamp_get_the_time_they_were_read(fake_topic, monkeypatch):
+    class NoTimestamps(FakeConsumer):
+        def poll(self, timeout_ms=0, max_records=None):
+            return {tp: [r._replace(timestamp=None if r.offset % 2 else -1) for r in records]
+                    for tp, records in super().poll(timeout_ms, max_records).items()}
+
+    monkeypatch.setattr("transforms.kafka.source.time.time", lambda: 1_700_000_000.5)
+    config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
+    reader = KafkaUnboundedSource(config, consumer_factory=NoTimestamps).create_reader(None, None)
+    batches = _read_all(reader)
+    assert sorted(m.payload for batch, _ in batches for m in batch) == [b"a0", b"a1", b"a2", b"a3", b"c0", b"c1"]
+    assert {m.ingest_time for batch, _ in batches for m in batch} == {1_700_000_000.5}
+    assert {timestamp.micros for _, timestamp in batches} == {1_700_000_000_500_000}
+
+
 def test_a_reader_resumes_strictly_after_its_checkpoint(fake_topic):
     config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
     source = KafkaUnboundedSource(config, consumer_factory=FakeConsumer)

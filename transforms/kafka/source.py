@@ -297,25 +297,29 @@ class _KafkaReader(UnboundedReader):
         batch_minimum = []
         for tp, records in polled.items():
             stop = self._stop_at.get((tp.topic, tp.partition)) if self._stop_at is not None else None
-            lowest = highest = None
-            last_offset = None
-            for record in records:
-                if stop is not None and record.offset >= stop:
-                    break  # beyond what --until-caught-up covers; read by the next run
-                millis = record.timestamp
-                if millis is None or millis < 0:
-                    millis = int(time.time() * 1000)
-                batch.append(message_from_record(record, millis))
-                last_offset = record.offset
-                if lowest is None or millis < lowest:
-                    lowest = millis
-                if highest is None or millis > highest:
-                    highest = millis
-            if last_offset is not None:
-                self._next[tp] = last_offset + 1
-                batch_minimum.append(lowest * 1000)
-                if highest * 1000 > self._last_ts.get(tp, -1):
-                    self._last_ts[tp] = highest * 1000
+            if stop is not None and records and records[-1].offset >= stop:
+                # Beyond what --until-caught-up covers: read by the next run.
+                records = [record for record in records if record.offset < stop]
+            if not records:
+                continue
+            stamps = [record.timestamp for record in records]
+            try:
+                lowest = min(stamps)
+            except TypeError:  # None among them
+                lowest = None
+            if lowest is None or lowest < 0:
+                # Records without a timestamp get the time they were read.
+                now = int(time.time() * 1000)
+                stamps = [now if millis is None or millis < 0 else millis for millis in stamps]
+                batch.extend([message_from_record(record, millis) for record, millis in zip(records, stamps)])
+                lowest = min(stamps)
+            else:
+                batch.extend([message_from_record(record) for record in records])
+            highest = max(stamps)
+            self._next[tp] = records[-1].offset + 1
+            batch_minimum.append(lowest * 1000)
+            if highest * 1000 > self._last_ts.get(tp, -1):
+                self._last_ts[tp] = highest * 1000
         self._sync_positions()
         self._mark_done_partitions()
         self._update_watermark(batch_minimum)
