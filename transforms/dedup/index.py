@@ -70,10 +70,10 @@ class DedupIndex:
     ``full_bucket_skips``, ``candidates_over_limit``, ``sketch_comparisons``, ``redelivered``.
     """
 
-    def __init__(self, config, lateness_seconds: float | None = None):
+    def __init__(self, config):
         self._params = config.sketch
         self._horizon = config.horizon_seconds if config.expire_entries else math.inf
-        self._lateness = config.lateness_seconds if lateness_seconds is None else lateness_seconds
+        self._lateness = config.lateness_seconds
         self._max_bucket = config.max_bucket
         self._max_candidates = config.max_candidates
         self._buckets: dict[int, int | tuple[int, ...]] = {}  # band key -> one sequence number, or several
