@@ -295,3 +295,33 @@ def test_a_stop_commits_what_was_emitted_and_nothing_after_it(fake_topic):
     offsets = dict(((t, p), o) for t, p, o in reader.get_checkpoint_mark().offsets)
     assert offsets == {(fake_topic, 0): 3, (fake_topic, 1): 0, (fake_topic, 2): 2}  # a3 was never emitted
     finish_run(token, commit=False)
+
+
+def test_a_commit_waits_for_a_broker_that_is_down_and_gives_up_after_its_deadline(monkeypatch):
+    from kafka.errors import KafkaConnectionError
+
+    from transforms.kafka import commit
+
+    monkeypatch.setattr(commit.time, "sleep", lambda seconds: None)
+    attempts = []
+
+    class Unreachable(FakeConsumer):
+        def __init__(self, **kwargs):
+            attempts.append("connect")
+            if len(attempts) < 3:  # the broker is down for the first two connections
+                raise KafkaConnectionError("111 ECONNREFUSED")
+            super().__init__(**kwargs)
+
+    FAKE_COMMITS.clear()
+    commit._OffsetCommitter(CONNECTION, "g-down", Unreachable).commit([("t", 0, 5)])
+    assert len(attempts) == 3 and FAKE_COMMITS == [{("t", 0): 5}]
+
+    clock = iter(range(0, 10_000, 30))  # 30 s per look at the clock: past 120 s after a few tries
+    monkeypatch.setattr(commit.time, "monotonic", lambda: next(clock))
+
+    class NeverUp(FakeConsumer):
+        def __init__(self, **kwargs):
+            raise KafkaConnectionError("111 ECONNREFUSED")
+
+    with pytest.raises(KafkaConnectionError):
+        commit._OffsetCommitter(CONNECTION, "g-never", NeverUp).commit([("t", 0, 5)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable, Iterable
 
 from transforms.kafka.config import KafkaConnection
@@ -17,6 +18,9 @@ __all__ = ["register_run", "request_stop", "finish_run", "close_committers", "co
            "stop_event"]
 
 _LOGGER = logging.getLogger(__name__)
+
+# How long a commit waits for an unreachable broker before the run fails (the sinks' flush timeout).
+COMMIT_RETRY_SECONDS = 120.0
 
 
 def register_run(token: str, *, commit_at_end: bool = False) -> None:
@@ -143,13 +147,33 @@ class _OffsetCommitter:
                     to_commit[TopicPartition(topic, partition)] = OffsetAndMetadata(offset, "", -1)
             if not to_commit:
                 return
-            if self._consumer is None:
-                self._consumer = self._factory(group_id=self._group_id, enable_auto_commit=False,
-                                               **self._connection.client_kwargs())
-            self._consumer.commit(offsets=to_commit)
+            self._commit_retrying(to_commit)
             for tp, meta in to_commit.items():
                 self._committed[(tp.topic, tp.partition)] = meta.offset
             _LOGGER.debug("committed %s for group %s", to_commit, self._group_id)
+
+    def _commit_retrying(self, to_commit: dict) -> None:
+        # A broker that is down (or restarting, or electing a coordinator) makes the commit, or the
+        # committer's first connection, fail with a retriable error: wait for it, as the sinks wait
+        # for their acknowledgements, rather than fail the run a moment after the broker went away.
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + COMMIT_RETRY_SECONDS
+        pause = 0.5
+        while True:
+            try:
+                if self._consumer is None:
+                    self._consumer = self._factory(group_id=self._group_id, enable_auto_commit=False,
+                                                   **self._connection.client_kwargs())
+                self._consumer.commit(offsets=to_commit)
+                return
+            except KafkaError as error:
+                if not getattr(error, "retriable", False) or time.monotonic() + pause > deadline:
+                    raise
+                _LOGGER.warning("offset commit for group %s failed (%s: %s); retrying in %.1f s", self._group_id,
+                                type(error).__name__, error, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
     def close(self) -> None:
         with self._lock:
