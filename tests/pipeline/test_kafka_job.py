@@ -163,6 +163,28 @@ def test_start_from_latest_skips_what_is_already_there(kafka):
     assert kafka.committed(names["group"], names["in"]) == {(names["in"], 0): 2}
 
 
+def test_a_copy_bundles_after_its_original_is_labelled_a_copy(kafka):
+    """Ten records per bundle put the copy four bundles after its original. The first dedup, on
+    Beam state with event-time timers, forgot every article a bundle after it (the FnApiRunner
+    fired the timers at once) and wrote this copy as an original."""
+    import random
+
+    names = topic_names("dedup-bundles")
+    for role in ("in", "out", "dlq"):
+        kafka.create_topic(names[role])
+    original = next(SEEDS.glob("*.txt")).read_text(encoding="utf-8")  # the scraped seed article
+    rng = random.Random(7)
+    fillers = [" ".join(f"w{rng.randrange(10**9)}" for _ in range(60)) + "." for _ in range(30)]
+    values = ([article(0, original)] + [article(n + 1, text) for n, text in enumerate(fillers)]
+              + [orjson.dumps({"id": "copy", "title": "Copy", "text": original, "published_at": "2024-03-04T10:00:00Z"})])
+    kafka.produce(names["in"], values)
+    assert run(kafka, names, "--max-bundle-records", "10") == 0
+    labels = {r["id"]: r["dedup"] for r in (orjson.loads(m.value) for m in kafka.read_all(names["out"]))}
+    assert len(labels) == 32
+    assert (labels["copy"]["status"], labels["copy"]["duplicate_of"]) == ("exact_duplicate", "new-0")
+    assert sum(d["status"] == "original" for d in labels.values()) == 31
+
+
 def test_sigterm_finishes_in_flight_work_commits_and_exits_zero(kafka, tmp_path):
     names = topic_names("sigterm")
     for role in ("in", "out", "dlq"):
