@@ -216,6 +216,26 @@ def test_distinct_seeds_stay_originals_and_their_cut_copies_find_them(airbus):
     run_dedup(articles, expect)
 
 
+def test_labels_are_the_same_on_every_run(airbus, tmp_path):
+    """Copies of copies in one input: the order key, not the run, decides which is the original."""
+    articles = []
+    for i, text in enumerate(airbus[:6]):
+        articles += [article(f"s{i}", text, 3 * i), article(f"cut{i}", first_sentences(text, 0.5), 3 * i + 1),
+                     article(f"again{i}", text, 3 * i + 2)]
+    out = str(tmp_path / "labels.jsonl")  # a file: the check runs as a pickled copy inside the pipeline
+
+    def keep(labels):
+        with open(out, "a") as handle:
+            handle.write(json.dumps(sorted((key, d.status, d.duplicate_of) for key, d in labels.items())) + "\n")
+
+    for _ in range(3):
+        run_dedup(articles, keep)
+    runs = [[tuple(label) for label in json.loads(line)] for line in open(out)]
+    assert len(runs) == 3 and runs[0] == runs[1] == runs[2]
+    assert {(key, status, of) for key, status, of in runs[0] if key.startswith("again")} == {
+        (f"again{i}", "exact_duplicate", f"s{i}") for i in range(6)}
+
+
 def test_entries_expire_after_the_horizon_of_ingest_time(airbus):
     articles = [
         article("first", airbus[0], 1, T0),
