@@ -139,6 +139,42 @@ def test_records_without_a_timestamp_get_the_time_they_were_read(fake_topic, mon
     assert {timestamp.micros for _, timestamp in batches} == {1_700_000_000_500_000}
 
 
+def test_a_broker_that_goes_down_mid_read_does_not_fail_the_reader(fake_topic):
+    """kafka-python 3 revalidates positions after a disconnect and raises at once while the broker is
+    down: the reader keeps what it emitted and reads on when the broker answers (CI caught a run that
+    failed this way a second after its start)."""
+    from kafka.errors import KafkaConnectionError
+
+    down = []
+
+    class GoesDown(FakeConsumer):
+        def position(self, tp):
+            if down:
+                raise KafkaConnectionError("111 ECONNREFUSED")
+            return super().position(tp)
+
+        def poll(self, timeout_ms=0, max_records=None):
+            out = super().poll(timeout_ms, max_records)
+            down.append(True)  # the broker goes away right after the first poll
+            return out
+
+    config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
+    reader = KafkaUnboundedSource(config, consumer_factory=GoesDown).create_reader(None, None)
+    assert reader.start()
+    first = [m.payload for m in reader.get_current()]
+    down.clear()  # the broker is back
+    rest = [m.payload for batch, _ in _read_all_after_start(reader) for m in batch]
+    assert sorted(first + rest) == [b"a0", b"a1", b"a2", b"a3", b"c0", b"c1"]
+    assert reader.get_checkpoint_mark().offsets == ((fake_topic, 0, 4), (fake_topic, 1, 0), (fake_topic, 2, 2))
+
+
+def _read_all_after_start(reader):
+    batches = []
+    while reader.advance():
+        batches.append((reader.get_current(), reader.get_current_timestamp()))
+    return batches
+
+
 def test_a_reader_resumes_strictly_after_its_checkpoint(fake_topic):
     config = KafkaSourceConfig(CONNECTION, (fake_topic,), "g", stop_offsets=stop_at_ends(fake_topic))
     source = KafkaUnboundedSource(config, consumer_factory=FakeConsumer)

@@ -367,10 +367,22 @@ class _KafkaReader(UnboundedReader):
         # markers). Not after a stop: nothing more is emitted then.
         if self._consumer is None or self._finished:
             return
+        from kafka.errors import KafkaError
+
         for tp in self._partitions:
             if tp in self._done:
                 continue
-            position = self._consumer.position(tp)
+            try:
+                position = self._consumer.position(tp)
+            except KafkaError as error:
+                # After a disconnect kafka-python revalidates positions against the broker's metadata;
+                # with the broker down that fails at once. The records emitted already moved
+                # ``_next``: skipping the gap check until the broker answers loses nothing.
+                if not getattr(error, "retriable", False):
+                    raise
+                _LOGGER.warning("Kafka position of %s/%s unavailable (%s: %s); kept at %s", tp.topic, tp.partition,
+                                type(error).__name__, error, self._next.get(tp))
+                continue
             if position is None:
                 continue
             if self._stop_at is not None:
