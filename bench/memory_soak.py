@@ -72,20 +72,31 @@ def short_articles(count: int, seed: int = _SEED) -> list[dict]:
     return out
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``: the children of each of its threads, and theirs."""
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found.update(children)
+            todo.extend(children)
+    return found
+
+
 def _rss_kib(pid: int) -> int:
     """VmRSS of ``pid`` and all its descendants, in KiB (0 when it is gone)."""
     total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+    for current in {pid} | descendants(pid):
         try:
             with open(f"/proc/{current}/status") as handle:
                 for line in handle:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1])
-            with open(f"/proc/{current}/task/{current}/children") as handle:
-                pids.extend(int(p) for p in handle.read().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+        except OSError:
             continue
     return total
 

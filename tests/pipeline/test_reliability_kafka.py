@@ -34,6 +34,7 @@ def _load_bench():
 
 
 bench = _load_bench()
+from memory_soak import descendants  # noqa: E402  (bench/ is on the path once kill_restart is loaded)
 
 
 def test_kill_9_mid_stream_then_restart_loses_nothing(kafka_bootstrap, tmp_path):
@@ -46,20 +47,6 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(kafka_bootstrap, tmp_path)
     assert result["committed_equals_end"]
     # Only records written after the last commit before the kill can be written again.
     assert result["duplicates"] <= result["written_before_kill"]
-
-
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        current = todo.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found.update(children)
-            todo.extend(children)
-    return found
 
 
 def _running(pid: int) -> bool:
@@ -81,7 +68,7 @@ def test_kill_9_of_the_job_process_alone_takes_its_nlp_processes_with_it(kafka, 
     helpers: set[int] = set()
     try:
         bench.wait_until(lambda: bench.count_records(kafka.bootstrap, names["out"]) >= 10, 300, "10 records", job, log)
-        helpers = _descendants(job.pid)
+        helpers = descendants(job.pid)
         assert len(helpers) >= 3, f"expected a forkserver and two pool processes, found {helpers}"
         job.kill()  # SIGKILL to the job's process only
         job.wait()
