@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return replay_command(args, beam_args)
         if args.command == "run":
-            return kafka_job.run_command(args, beam_args)
+            return kafka_job.run_command(args, beam_args, own_process=argv is None)
         if beam_args:
             raise UsageError(f"unrecognized arguments: {' '.join(beam_args)}")
         return kafka_job.produce_command(args)

@@ -30,7 +30,7 @@ DEAD_LETTERS = "dead_letters"
 DEFAULT_MAX_DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawMessage:
     """One input message as a source read it, before any parsing.
 

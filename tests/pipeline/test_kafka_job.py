@@ -163,6 +163,30 @@ def test_start_from_latest_skips_what_is_already_there(kafka):
     assert kafka.committed(names["group"], names["in"]) == {(names["in"], 0): 2}
 
 
+def test_the_job_freezes_what_it_started_with_only_in_its_own_process(kafka, monkeypatch):
+    """Frozen objects are never collected: a job run inside another program (these tests) must
+    leave that program's objects alone."""
+    from pipeline import kafka_job
+    from pipeline.cli import build_parser, resolve_nlp_arguments
+
+    names = topic_names("freeze")
+    for role in ("in", "out", "dlq"):
+        kafka.create_topic(names[role])
+    kafka.produce(names["in"], [article(1)])
+    freezes = []
+    monkeypatch.setattr(kafka_job.gc, "freeze", lambda: freezes.append(len(kafka.read_all(names["out"]))))
+    assert run(kafka, names) == 0
+    assert freezes == []
+    kafka.produce(names["in"], [article(2)])
+    args, beam_args = build_parser().parse_known_args(
+        ["run", "--bootstrap-servers", kafka.bootstrap, "--input-topic", names["in"], "--output-topic", names["out"],
+         "--dlq-topic", names["dlq"], "--group-id", names["group"], "--until-caught-up"])
+    resolve_nlp_arguments(args)
+    assert kafka_job.run_command(args, beam_args, own_process=True) == 0
+    assert freezes == [1]  # once, before the run wrote its record
+    assert len(kafka.read_all(names["out"])) == 2
+
+
 def test_a_copy_bundles_after_its_original_is_labelled_a_copy(kafka):
     """Ten records per bundle put the copy four bundles after its original. The first dedup, on
     Beam state with event-time timers, forgot every article a bundle after it (the FnApiRunner

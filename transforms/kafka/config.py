@@ -134,7 +134,7 @@ class KafkaSourceConfig:
     poll_timeout_ms: int = 200
     max_poll_records: int = 1000
     fetch_max_bytes: int = 52_428_800
-    max_partition_fetch_bytes: int = 1_048_576
+    max_partition_fetch_bytes: int = 4_194_304
     # kafka-python sleeps this long in a poll that finds nothing fetchable and nothing in flight,
     # which happens between fetches of a busy consumer too: at its default of 100 ms, a third of
     # a fast read's time went to these sleeps (BENCHMARKS.md, Kafka). It also spaces retries.
