@@ -41,7 +41,7 @@ from apache_beam import coders
 from apache_beam.io.unbounded_source import CheckpointMark, ReadFromUnboundedSource, UnboundedReader, UnboundedSource
 from apache_beam.transforms import DoFn, ParDo, PTransform
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP, Timestamp
-from apache_beam.utils.windowed_value import WindowedValue
+from apache_beam.utils.windowed_value import create as create_windowed_value
 
 from transforms.kafka.commit import (close_committers, commit_offsets, deferred_run, finish_run, register_run,
                                      request_stop, stop_event)
@@ -106,14 +106,10 @@ class _SplitPollFn(DoFn):
 
     def process(self, messages, window=DoFn.WindowParam, pane=DoFn.PaneInfoParam):
         windows = (window,)
-        # Records of one producer batch often share a timestamp (always with LogAppendTime), and a
-        # Timestamp costs more to build than the rest of this loop: one per distinct value per poll.
-        stamps = {}
-        for message in messages:
-            stamp = stamps.get(message.ingest_time)
-            if stamp is None:
-                stamp = stamps[message.ingest_time] = Timestamp(micros=round(message.ingest_time * 1_000_000))
-            yield WindowedValue(message, stamp, windows, pane)
+        # ``create`` takes the timestamp in microseconds as it is stored: building a Timestamp per
+        # message cost more than the rest of this loop (0.5 against 0.1 us per message).
+        return [create_windowed_value(message, round(message.ingest_time * 1_000_000), windows, pane)
+                for message in messages]
 
 
 class PollBatch(tuple):
