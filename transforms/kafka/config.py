@@ -134,6 +134,8 @@ class KafkaSourceConfig:
     poll_timeout_ms: int = 200
     max_poll_records: int = 1000
     fetch_max_bytes: int = 52_428_800
+    # kafka-python fetches again only once its buffer is drained, and the reader waits out that round
+    # trip: four times kafka-python's 1 MiB made a million-message read 1.15-1.2x faster (docs/kafka.md).
     max_partition_fetch_bytes: int = 4_194_304
     # kafka-python sleeps this long in a poll that finds nothing fetchable and nothing in flight,
     # which happens between fetches of a busy consumer too: at its default of 100 ms, a third of
