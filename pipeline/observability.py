@@ -78,6 +78,17 @@ class _DropImportNoise(logging.Filter):
         return "apitools not found" not in record.getMessage()
 
 
+class _DropKafkaSlowTaskWarnings(logging.Filter):
+    """kafka-python 3 warns when a step of its I/O thread takes over 0.1 s. Here that means another
+    thread held the GIL (Beam, spaCy, a full GC), not a stuck client; it came once in a while under
+    load, and turned a one-line error into two. Shown at DEBUG."""
+
+    def filter(self, record):
+        if record.name != "kafka.net.selector" or "threshold). It is blocking the event loop" not in record.getMessage():
+            return True
+        return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+
+
 class _JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the event's fields, the traceback."""
 
@@ -122,6 +133,7 @@ def configure_logging(log_format: str = "text", level: str | None = None, *, eve
     handler = logging.StreamHandler()
     handler.setFormatter(_JsonFormatter() if log_format == "json" else _TextFormatter())
     handler.addFilter(_DropImportNoise())
+    handler.addFilter(_DropKafkaSlowTaskWarnings())
     explicit = level or os.environ.get("NEWS_INGEST_LOG_LEVEL")
     logging.basicConfig(level=explicit or "WARNING", handlers=[handler], force=True)
     ours = explicit or ("INFO" if events else "WARNING")
