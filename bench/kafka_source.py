@@ -17,7 +17,6 @@ start-up); "Beam, end to end" includes building and starting the pipeline.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import sys
@@ -32,6 +31,7 @@ import apache_beam as beam  # noqa: E402
 from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 
+from pipeline.kafka_job import freeze_startup_objects  # noqa: E402
 from pipeline.options import beam_options  # noqa: E402
 from transforms.kafka import admin  # noqa: E402
 from transforms.kafka.config import KafkaConnection, KafkaSourceConfig  # noqa: E402
@@ -59,17 +59,12 @@ def fill_topic(connection: KafkaConnection, topic: str, partitions: int, count: 
     return total
 
 
-def freeze_as_the_job_does() -> None:
-    """``news-ingest run`` freezes what exists before it runs the pipeline (pipeline/kafka_job.py); both
-    loops here get the same, in the same place, so that neither keeps an advantage of the process."""
-    gc.collect()
-    gc.freeze()
-
-
 def plain_loop(connection: KafkaConnection, topic: str, settings: dict) -> tuple[int, float, float]:
     from kafka import KafkaConsumer, TopicPartition
 
-    freeze_as_the_job_does()
+    # Frozen as `news-ingest run` freezes itself before it runs, like the Beam read below: neither
+    # loop keeps an advantage of the process.
+    freeze_startup_objects()
     cpu = time.process_time()
     started = time.perf_counter()
     consumer = KafkaConsumer(**settings)
@@ -125,7 +120,7 @@ def beam_source(connection: KafkaConnection, topic: str, max_bundle_records: int
     started = time.perf_counter()
     root = beam.Pipeline(options=beam_options([]))  # as the Kafka job builds them (FnApiRunner)
     _ = root | ReadFromKafka(config, max_records_per_bundle=max_bundle_records) | beam.ParDo(_CountFn())
-    freeze_as_the_job_does()
+    freeze_startup_objects()
     result = root.run()
     result.wait_until_finish()
     elapsed = time.perf_counter() - started
