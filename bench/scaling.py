@@ -1,8 +1,8 @@
 """How replay throughput scales with workers, running modes and batch sizes, against raw spaCy n_process 1/2.
 
-    python bench/scaling.py                          # the standard grid below, 2 interleaved repetitions
-    python bench/scaling.py --repeats 3 --only "mp2,mp2 b16,raw2"
-    python bench/scaling.py --grid "mt2=--direct_num_workers 2 --direct_running_mode multi_threading"
+    python -m bench.scaling                          # the standard grid below, 2 interleaved repetitions
+    python -m bench.scaling --repeats 3 --only "mp2,mp2 b16,raw2"
+    python -m bench.scaling --grid "mt2=--direct_num_workers 2 --direct_running_mode multi_threading"
 
 Each configuration is a whole ``news-ingest replay`` process over the same corpus (default: 600 unique
 articles), timed like bench/throughput.py (start-up and model load included), interleaved with raw spaCy
@@ -19,11 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-_BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(_BENCH))
-
-from throughput import (_ROOT, _default_model, _print_table, ensure_corpus, raw_variant,  # noqa: E402
-                        replay_variant, run_variants, summarize)
+from bench.corpus import ensure_corpus
+from bench.throughput import _ROOT, _default_model, _print_table, raw_variant, replay_variant, run_variants, summarize
 
 # name -> extra replay arguments ("raw1"/"raw2" are raw spaCy with n_process 1/2)
 STANDARD_GRID = {

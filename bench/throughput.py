@@ -1,8 +1,8 @@
 """Throughput of ``news-ingest replay`` against raw spaCy ``nlp.pipe``, whole processes, interleaved.
 
-    python bench/throughput.py                      # 600 unique articles, 3 interleaved repetitions
-    python bench/throughput.py --corpus dup40       # 600 articles of which 40% are copies
-    python bench/throughput.py --repeats 5 --replay-args "--direct_num_workers 2 --direct_running_mode multi_processing"
+    python -m bench.throughput                      # 600 unique articles, 3 interleaved repetitions
+    python -m bench.throughput --corpus dup40       # 600 articles of which 40% are copies
+    python -m bench.throughput --repeats 5 --replay-args "--direct_num_workers 2 --direct_running_mode multi_processing"
 
 Every variant runs as its own process, timed from spawn to exit (Python start-up, imports, model load
 and the work), so the figures compare what a user waits for. The machine is shared and noisy, so each
@@ -24,18 +24,17 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Variant", "run_variants", "replay_variant", "raw_variant", "ensure_corpus", "summarize", "main"]
 
-_BENCH = Path(__file__).resolve().parent
-_ROOT = _BENCH.parent
-_CORPORA = {"unique": "unique600.jsonl", "dup40": "dup40.jsonl"}
+from bench.corpus import ensure_corpus
+from bench.proc import run_timed
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -47,25 +46,10 @@ class Variant:
     runs: list[dict] = field(default_factory=list)
 
 
-def ensure_corpus(kind_or_path: str, workdir: Path) -> Path:
-    """A corpus file: an existing path, or one of the named corpora built by bench/corpus.py."""
-    if kind_or_path not in _CORPORA:
-        return Path(kind_or_path)
-    path = workdir / _CORPORA[kind_or_path]
-    if not path.exists():
-        subprocess.run([sys.executable, str(_BENCH / "corpus.py"), kind_or_path, "--out", str(path)], check=True)
-    return path
-
-
 def replay_variant(name: str, corpus: Path, workdir: Path, extra: list[str], project: Path = _ROOT) -> Variant:
-    """``news-ingest replay``; extra arguments starting with ``pool:N`` run it through
-    bench/profile_nlp_pool.py with N spaCy worker processes instead."""
+    """``news-ingest replay`` of ``project`` with ``extra`` arguments."""
     out = workdir / f"{''.join(c if c.isalnum() else '_' for c in name)[:80]}.out.jsonl"
-    command = [sys.executable, "-m", "pipeline.cli"]
-    if extra and extra[0].startswith("pool:"):
-        command = [sys.executable, str(_BENCH / "profile_nlp_pool.py"), "--nlp-processes", extra[0][5:]]
-        extra = extra[1:]
-    argv = [*command, "replay", str(corpus), "--out", str(out), *extra]
+    argv = [sys.executable, "-m", "pipeline.cli", "replay", str(corpus), "--out", str(out), *extra]
     return Variant(name, argv, "replay", str(out))
 
 
@@ -75,38 +59,12 @@ def raw_variant(name: str, corpus: Path, model: str, n_process: int, batch_size:
     return Variant(name, argv, "raw")
 
 
-def _load1() -> float:
-    with open("/proc/loadavg", encoding="ascii") as handle:
-        return float(handle.read().split()[0])
-
-
 def _run_once(variant: Variant, project: Path, timeout: float) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(project), PYTHONHASHSEED="0")
+    # The project's own code first; this bench after it, for the raw spaCy variant (this file, run by path).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(project), str(_ROOT)]), PYTHONHASHSEED="0")
     env.pop("NEWS_INGEST_LOG_LEVEL", None)
-    load_before = _load1()
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(variant.argv, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-    run = {"wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-           "max_rss_mb": round(usage.ru_maxrss / 1024, 1), "rc": proc.returncode,
-           "load1_before": load_before, "load1_after": _load1()}
-    if proc.returncode != 0:
-        run["stderr_tail"] = stderr[-2000:]
-    if variant.out and proc.returncode == 0:
+    run = run_timed(variant.argv, cwd=project, env=env, timeout=timeout)
+    if variant.out and run["rc"] == 0:
         run.update(_check_replay_output(variant.out))
     return run
 
@@ -195,7 +153,7 @@ def _print_table(summary: dict, out=sys.stdout) -> None:
 
 
 def _raw_spacy(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="throughput.py raw-spacy")
+    parser = argparse.ArgumentParser(prog="bench.throughput raw-spacy")
     parser.add_argument("corpus")
     parser.add_argument("--model", required=True)
     parser.add_argument("--n-process", type=int, default=1)
