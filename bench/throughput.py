@@ -138,8 +138,8 @@ def summarize(variants: list[Variant], articles: int) -> dict:
     return summary
 
 
-def _print_table(summary: dict, out=sys.stdout) -> None:
-    print(f"| variant | runs | wall s (median) | articles/s | CPU s | max RSS MB | load1 | vs best raw (median) |", file=out)
+def print_table(summary: dict, out=sys.stdout) -> None:
+    print("| variant | runs | wall s (median) | articles/s | CPU s | max RSS MB | load1 | vs best raw (median) |", file=out)
     print("| --- | --- | --- | --- | --- | --- | --- | --- |", file=out)
     for name, e in summary["variants"].items():
         if e.get("failed"):
@@ -169,11 +169,46 @@ def _raw_spacy(argv: list[str]) -> int:
     return 0
 
 
-def _default_model(project: Path) -> str:
+def default_model(project: Path) -> str:
     sys.path.insert(0, str(project))
     from transforms.nlp import default_model_name
 
     return default_model_name()
+
+
+@dataclass
+class Run:
+    """One benchmark run: the corpus (built once into ``workdir``), the project tree measured and its model."""
+
+    workdir: Path
+    project: Path
+    corpus: Path
+    articles: int
+    model: str
+
+    @classmethod
+    def prepare(cls, corpus: str, workdir: str, project: str) -> "Run":
+        folder = Path(workdir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = ensure_corpus(corpus, folder)
+        with open(path, "rb") as handle:
+            articles = sum(1 for line in handle if line.strip())
+        tree = Path(project).resolve()
+        return cls(folder, tree, path, articles, default_model(tree))
+
+    def measure(self, variants: list[Variant], repeats: int, json_path: str | None) -> dict:
+        """Run the variants interleaved, print the table (and write the JSON); returns the summary."""
+        print(f"corpus {self.corpus} ({self.articles} articles), model {self.model}, project {self.project}, "
+              f"{os.cpu_count()} cores", file=sys.stderr)
+        run_variants(variants, repeats, self.project)
+        summary = summarize(variants, self.articles)
+        summary.update(corpus=str(self.corpus), model=self.model, repeats=repeats)
+        print_table(summary)
+        if json_path:
+            with open(json_path, "w", encoding="utf-8") as handle:
+                json.dump({"summary": summary, "runs": {v.name: v.runs for v in variants},
+                           "argv": [v.argv for v in variants]}, handle, indent=1)
+        return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,28 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-n-process", default="1,2")
     parser.add_argument("--json", help="write the runs and the summary here")
     args = parser.parse_args(argv)
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    project = Path(args.project).resolve()
-    corpus = ensure_corpus(args.corpus, workdir)
-    with open(corpus, "rb") as handle:
-        articles = sum(1 for line in handle if line.strip())
-    model = _default_model(project)
-    variants = [raw_variant(f"raw spaCy n_process={n} batch={args.raw_batch_size}", corpus, model, int(n),
+    run = Run.prepare(args.corpus, args.workdir, args.project)
+    variants = [raw_variant(f"raw spaCy n_process={n} batch={args.raw_batch_size}", run.corpus, run.model, int(n),
                             args.raw_batch_size) for n in args.raw_n_process.split(",")]
     for extra in args.replay_args or [""]:
         label = f"replay {extra}".strip()
-        variants.append(replay_variant(label, corpus, workdir, shlex.split(extra), project))
-    print(f"corpus {corpus} ({articles} articles), model {model}, project {project}, "
-          f"{os.cpu_count()} cores", file=sys.stderr)
-    run_variants(variants, args.repeats, project)
-    summary = summarize(variants, articles)
-    summary.update(corpus=str(corpus), model=model, repeats=args.repeats)
-    _print_table(summary)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"summary": summary, "runs": {v.name: v.runs for v in variants},
-                       "argv": [v.argv for v in variants]}, handle, indent=1)
+        variants.append(replay_variant(label, run.corpus, run.workdir, shlex.split(extra), run.project))
+    run.measure(variants, args.repeats, args.json)
     return 0
 
 
