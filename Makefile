@@ -14,6 +14,7 @@ INSTALLED := $(VENV)/.installed
 
 run: install
 	. $(VENV)/bin/activate && news-ingest replay seeds --out out.jsonl
+	@echo "make run: records in $(CURDIR)/out.jsonl, dead letters in $(CURDIR)/out.dlq.jsonl"
 
 test: install services
 	. $(VENV)/bin/activate && python -m pytest
