@@ -1,6 +1,9 @@
 """The README's first section is the way in: its commands must be the Makefile's targets and the ones CI runs."""
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +67,22 @@ def test_ci_installs_afresh_and_runs_make_test():
     assert "rm -rf .venv" in lines
     assert lines.index("rm -rf .venv") < lines.index("make test")
     assert lines[-1] == "make test"
+
+
+def test_a_second_make_reuses_the_venv_until_pyproject_changes(tmp_path):
+    """Idempotent set-up: with the install stamp newer than pyproject.toml, nothing is installed again."""
+    make = shutil.which("make")
+    assert make, "make is not installed (README's first section needs it)"
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    stamp = tmp_path / ".venv" / ".installed"
+    stamp.write_text("")
+    os.utime(tmp_path / "pyproject.toml", (1_000_000_000, 1_000_000_000))
+
+    def planned() -> str:
+        return subprocess.run([make, "-n", "install"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    assert "pip install" not in planned()
+    os.utime(tmp_path / "pyproject.toml", (4_000_000_000, 4_000_000_000))
+    assert "pip install -e '.[test]'" in planned()
