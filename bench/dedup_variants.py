@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from transforms.files import find_article_files, read_article_file
-from transforms.parse import parse_message
+from transforms.parse.article import parse_message
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,7 +28,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
 from bench.corpus import seed_payloads
-from pipeline.kafka_job import freeze_startup_objects
+from pipeline.run import freeze_startup_objects
 from pipeline.options import beam_options
 from transforms.kafka import admin
 from transforms.kafka.config import KafkaConnection, KafkaSourceConfig
