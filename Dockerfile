@@ -12,7 +12,7 @@
 # --runner PrismRunner --prism_location /usr/local/bin/prism). Nothing is downloaded at run time: the
 # spaCy model is a pip package installed at build time with the project.
 #
-# The install commands are the README's (`python -m pip install --upgrade pip`, then a pip install of the
+# The install commands are the Makefile's (`python -m pip install --upgrade pip`, then a pip install of the
 # project), without the editable flag and the test extras; tests/deploy/test_deploy_files.py keeps them
 # in step.
 

@@ -1,8 +1,12 @@
 """Benchmark corpora from real text: 600 unique ~230-word articles, and a variant with 40% copies.
 
-    python bench/corpus.py unique --out /tmp/bench/unique600.jsonl
-    python bench/corpus.py dup40 --out /tmp/bench/dup40.jsonl
-    python bench/corpus.py short --count 100000 --out /tmp/bench/short.jsonl   # for memory soaks
+    python -m bench.corpus unique --out /tmp/bench/unique600.jsonl
+    python -m bench.corpus dup40 --out /tmp/bench/dup40.jsonl
+    python -m bench.corpus short --count 100000 --out /tmp/bench/short.jsonl   # memory soaks, kill -9
+
+Also the corpora other benches share: ``short_articles`` (bench/memory_soak.py, bench/kill_restart.py),
+``seed_payloads`` (every seed as a producer sends it, bench/kafka_source.py) and ``ensure_corpus``
+(a named corpus built once into a work folder).
 
 The 60 Wikinews seeds (seeds/wikinews/, CC BY 2.5) hold ~17,000 words, so 600 articles of ~230 words
 must reuse every sentence about eight times. An article here is four runs of whole, consecutive sentences
@@ -12,7 +16,7 @@ containment at most 0.30 (``--stats`` prints the worst pair), so no two articles
 reasonable measure. With three runs of ~77 words and containment up to 0.36, the dedup stage (which
 flags containment >= 0.40 estimated from 64-hash sketches, with a shared lead) verified 33 of the
 179,700 pairs as copies; with these limits it verifies none (every pair checked with
-transforms.dedup.sketch), and the replay must mark 0 articles as copies (bench/throughput.py reports it).
+transforms.dedup.sketch), and the replay must mark 0 articles as copies (bench.throughput reports it).
 
 The ``dup40`` variant keeps 360 of those articles as originals and adds 240 copies of distinct
 originals, each placed after its original: exact copies under a new id, re-headlined copies, copies
@@ -31,7 +35,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["load_seeds", "split_sentences", "unique_articles", "with_copies", "short_articles"]
+__all__ = ["load_seeds", "split_sentences", "unique_articles", "with_copies", "short_articles", "seed_payloads",
+           "ensure_corpus"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_SEEDS = _ROOT / "seeds" / "wikinews"
@@ -159,19 +164,51 @@ def with_copies(originals: list[dict], copies: int, seed: int = _SEED) -> list[d
     return stream
 
 
-def short_articles(seeds: list[dict], count: int, seed: int = _SEED) -> list[dict]:
-    """Many short (1-3 sentence) distinct articles with ever-new ids and numbers, for memory soaks."""
-    rng = random.Random(seed + 2)
-    sentences = [s for seed_article in seeds for s in split_sentences(seed_article["text"])]
+_SHORT_SEED = 20261128
+_SHORT_WORDS = 60
+_FIRST_NAMES = ("Ana", "Bo", "Chidi", "Dara", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kwame", "Lena")
+_SURNAME_SYLLABLES = ("ka", "lo", "mi", "ran", "sel", "tov", "vic", "wen", "zu", "dre", "nak", "pol")
+
+
+def short_articles(seeds: list[dict], count: int, seed: int = _SHORT_SEED, prefix: str = "soak") -> list[dict]:
+    """``count`` distinct articles of about 60 words from the seeds, each with new numbers and names."""
+    sentences = [s for article in seeds for s in split_sentences(article["text"]) if 5 <= len(s.split()) <= 45]
+    rng = random.Random(seed)
     out = []
     for number in range(count):
         start = rng.randrange(len(sentences))
-        text = " ".join(sentences[start:start + rng.randint(1, 3)])
-        # A unique trailing sentence keeps every text (and its dedup key) distinct, with a new number each time.
-        text += f" The report number {number} was filed by desk {rng.randint(1, 10**6)}."
-        out.append({"id": f"short-{number:06d}", "title": f"Short {number}", "text": text,
-                    "published_at": seeds[start % len(seeds)]["published_at"], "source": "Wikinews"})
+        taken, words = [], 0
+        while words < _SHORT_WORDS - 15:
+            sentence = sentences[(start + len(taken)) % len(sentences)]
+            taken.append(sentence)
+            words += len(sentence.split())
+        # New surnames and numbers every time: the string store would grow without memory_zone.
+        surname = "".join(rng.choice(_SURNAME_SYLLABLES) for _ in range(3)).capitalize()
+        taken.append(f"{rng.choice(_FIRST_NAMES)} {surname} filed report {number} from desk {rng.randint(1, 10**6)} "
+                     f"on {rng.choice(('Monday', 'Tuesday', 'Friday'))}.")
+        out.append({"id": f"{prefix}-{number:06d}", "title": f"Soak {number}", "text": " ".join(taken),
+                    "published_at": seeds[start % len(seeds)].get("published_at"), "source": "Wikinews"})
     return out
+
+
+def seed_payloads() -> list[bytes]:
+    """Every article under seeds/ as the bytes a producer would send (one message per article)."""
+    from transforms.files import find_article_files, read_article_file
+
+    return [m.payload for f in find_article_files([str(_ROOT / "seeds")]) for m in read_article_file(f, 0.0)]
+
+
+_NAMED = {"unique": "unique600.jsonl", "dup40": "dup40.jsonl"}
+
+
+def ensure_corpus(kind_or_path: str, workdir: Path) -> Path:
+    """A corpus file: an existing path, or one of the named corpora (unique, dup40), built once into ``workdir``."""
+    if kind_or_path not in _NAMED:
+        return Path(kind_or_path)
+    path = Path(workdir) / _NAMED[kind_or_path]
+    if not path.exists():
+        main([kind_or_path, "--out", str(path)])
+    return path
 
 
 def write_jsonl(articles: list[dict], path: str) -> None:

@@ -1,7 +1,7 @@
 """Throughput and state size of the dedup stage alone over many synthetic articles.
 
-    python bench/dedup_scale.py --articles 100000
-    python bench/dedup_scale.py --articles 100000 --no-state-cache   # FnApiRunner without its state cache
+    python -m bench.dedup_scale --articles 100000
+    python -m bench.dedup_scale --articles 100000 --no-state-cache   # FnApiRunner without its state cache
 
 Articles: a word-bigram chain trained on the seed texts (150-700 words each, so unrelated
 articles share common trigrams as news does), arriving at ``--rate`` articles per second of
@@ -21,12 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from bench.dedup_variants import add_sketch_arguments, load_seeds, make_variants, sketch_params
 
-from dedup_variants import add_sketch_arguments, load_seeds, make_variants, sketch_params  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 _TOKEN_BASE = 1_750_000_000.0
 

@@ -1,9 +1,9 @@
 """Syndicated variants of real articles plus hard negatives, and how the dedup stage labels them.
 
-    python bench/dedup_variants.py pairs            # similarity of every positive and hard-negative pair
-    python bench/dedup_variants.py grid             # false positives and recall over shingle sizes and thresholds
-    python bench/dedup_variants.py stream           # the real DeduplicateArticles on the FnApiRunner
-    python bench/dedup_variants.py stream --order shuffled
+    python -m bench.dedup_variants pairs            # similarity of every positive and hard-negative pair
+    python -m bench.dedup_variants grid             # false positives and recall over shingle sizes and thresholds
+    python -m bench.dedup_variants stream           # the real DeduplicateArticles on the FnApiRunner
+    python -m bench.dedup_variants stream --order shuffled
 
 Seeds: every article of seeds/ (wikinews/airbus, wikinews/apple, the scraped page) except
 seeds/wikinews/syndicated (those are copies themselves; ``stream`` adds them as a known-copy kind).
@@ -28,12 +28,10 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from transforms.files import find_article_files, read_article_file
+from transforms.parse.article import parse_message
 
-from transforms.files import find_article_files, read_article_file  # noqa: E402
-from transforms.parse.article import parse_message  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["Item", "load_seeds", "make_variants", "template_reports", "boilerplate_pairs"]
 

@@ -1,6 +1,6 @@
 """What event extraction adds to the NLP stage: time of nlp.pipe vs time of extract_events on the same Docs.
 
-    python bench/event_cost.py /tmp/dev.jsonl --repeat 5
+    python -m bench.event_cost /tmp/dev.jsonl --repeat 5
 
 Reads article JSON Lines (id, text, published_at; `newseval.py make-input` or bench/corpus.py
 writes them), parses every text once with spaCy's nlp.pipe (timed), computes the timexes (not

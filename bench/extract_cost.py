@@ -1,7 +1,7 @@
 """Time each extractor against spaCy's own pass over the same docs, as a percentage of nlp.pipe.
 
-    python bench/extract_cost.py dev.jsonl                 # the 60 dev texts repeated to ~600 docs
-    python bench/extract_cost.py dev.jsonl --docs 600 --rounds 5 --json
+    python -m bench.extract_cost dev.jsonl                 # the 60 dev texts repeated to ~600 docs
+    python -m bench.extract_cost dev.jsonl --docs 600 --rounds 5 --json
 
 The budget of issue 5 is that timex extraction adds at most 5% to the NLP stage. nlp.pipe runs
 once over all docs (batch_size as in the pipeline); each extractor then runs ``--rounds`` times

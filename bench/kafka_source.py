@@ -1,7 +1,7 @@
 """Messages per second through the Beam Kafka source alone, against a plain kafka-python consumer loop.
 
     bash deploy/kafka/local-kafka.sh start
-    python bench/kafka_source.py --messages 100000 --partitions 3 --repeat 3
+    python -m bench.kafka_source --messages 100000 --partitions 3 --repeat 3
 
 All read the same topic from its beginning to its end offsets in the same process, one after the
 other, ``--repeat`` times (the order rotates). The plain loop polls 1,000 records at a time and
@@ -22,26 +22,17 @@ import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
 
-import apache_beam as beam  # noqa: E402
-from apache_beam.metrics import Metrics  # noqa: E402
-from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
-
-from pipeline.run import freeze_startup_objects  # noqa: E402
-from pipeline.options import beam_options  # noqa: E402
-from transforms.kafka import admin  # noqa: E402
-from transforms.kafka.config import KafkaConnection, KafkaSourceConfig  # noqa: E402
-from transforms.kafka.source import ReadFromKafka, close_committers  # noqa: E402
-
-
-def seed_payloads() -> list[bytes]:
-    from transforms.files import find_article_files, read_article_file
-
-    return [m.payload for f in find_article_files([str(ROOT / "seeds")]) for m in read_article_file(f, 0.0)]
+from bench.corpus import seed_payloads
+from pipeline.run import freeze_startup_objects
+from pipeline.options import beam_options
+from transforms.kafka import admin
+from transforms.kafka.config import KafkaConnection, KafkaSourceConfig
+from transforms.kafka.source import ReadFromKafka, close_committers
 
 
 def fill_topic(connection: KafkaConnection, topic: str, partitions: int, count: int, payloads: list[bytes]) -> int:

@@ -1,6 +1,6 @@
 """kill -9 of the Kafka job mid-stream, then a restart (issue 8): nothing lost; how many records twice?
 
-    python bench/kill_restart.py --count 2000 --kill-at 700 --bundle-records 100    # needs the broker
+    python -m bench.kill_restart --count 2000 --kill-at 700 --bundle-records 100    # needs the broker
 
 Produces ``count`` distinct short articles to a fresh topic, starts ``news-ingest run`` (streaming) as a
 child process, sends it SIGKILL once ``kill-at`` records are on the output topic (or, when the graph is
@@ -24,9 +24,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from bench.corpus import load_seeds, short_articles
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def topic_names(prefix: str) -> dict:
@@ -35,13 +35,7 @@ def topic_names(prefix: str) -> dict:
 
 
 def articles(count: int, prefix: str = "kr") -> list[bytes]:
-    from memory_soak import short_articles
-
-    out = []
-    for article in short_articles(count):
-        article["id"] = article["id"].replace("soak", prefix)
-        out.append(json.dumps(article).encode("utf-8"))
-    return out
+    return [json.dumps(article).encode("utf-8") for article in short_articles(load_seeds(), count, prefix=prefix)]
 
 
 def start_job(bootstrap: str, names: dict, log: Path, *extra: str) -> subprocess.Popen:

@@ -1,8 +1,8 @@
 """End-to-end latency of the Kafka job (``news-ingest run``) at a steady rate, and the highest rate it sustains.
 
     bash deploy/kafka/local-kafka.sh start
-    python bench/latency_kafka.py --rate 20 --seconds 30            # p50/p99 at 20 articles/s
-    python bench/latency_kafka.py --rates 10,20,30,40 --seconds 20  # lag at each rate: flat or growing
+    python -m bench.latency_kafka --rate 20 --seconds 30            # p50/p99 at 20 articles/s
+    python -m bench.latency_kafka --rates 10,20,30,40 --seconds 20  # lag at each rate: flat or growing
 
 For each rate: fresh input/output/dead-letter topics and group, one ``news-ingest run`` process started
 and warmed up (model loaded, a few articles through) before timing starts, then a producer sends unique
@@ -31,19 +31,10 @@ import time
 import uuid
 from pathlib import Path
 
-_BENCH = Path(__file__).resolve().parent
-_ROOT = _BENCH.parent
-sys.path.insert(0, str(_BENCH))
+from bench.corpus import ensure_corpus
+from bench.proc import percentile
 
-from throughput import ensure_corpus  # noqa: E402
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Receiver(threading.Thread):
@@ -144,8 +135,8 @@ def measure_rate(rate: float, seconds: float, articles: list[dict], bootstrap: s
         slope = _slope(half) if len(half) >= 3 else float("nan")
         result.update({
             "sent": len(sent), "sent_for_s": round(sent_for, 2), "received": len(latencies),
-            "latency_ms_p50": round(_percentile(latencies, 50), 1), "latency_ms_p90": round(_percentile(latencies, 90), 1),
-            "latency_ms_p99": round(_percentile(latencies, 99), 1), "latency_ms_max": round(max(latencies, default=float("nan")), 1),
+            "latency_ms_p50": round(percentile(latencies, 50), 1), "latency_ms_p90": round(percentile(latencies, 90), 1),
+            "latency_ms_p99": round(percentile(latencies, 99), 1), "latency_ms_max": round(max(latencies, default=float("nan")), 1),
             "lag_slope_per_s": round(slope, 2), "lag_max": max((lag for _, lag in lag_samples), default=0),
             "lag_flat": bool(slope == slope and slope < 0.05 * rate and len(latencies) == len(sent)),
             "copies_flagged": sum(1 for k in sent if receiver.statuses.get(k, "original") != "original"),

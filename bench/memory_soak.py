@@ -1,8 +1,8 @@
 """Memory and time soak (issue 8): 100,000 short articles through the real Kafka job; RSS at every 10,000.
 
-    python bench/memory_soak.py soak --count 100000 --horizon 600 --out /tmp/soak.json      # needs the broker
-    python bench/memory_soak.py timing --count 100000 --out /tmp/timing.json                # no broker
-    python bench/memory_soak.py limits --out /tmp/limits.json                               # worst cases
+    python -m bench.memory_soak soak --count 100000 --horizon 600 --out /tmp/soak.json      # needs the broker
+    python -m bench.memory_soak timing --count 100000 --out /tmp/timing.json                # no broker
+    python -m bench.memory_soak limits --out /tmp/limits.json                               # worst cases
 
 ``soak`` writes ``count`` distinct ~60-word articles (sentences of the Wikinews seeds plus a sentence with
 ever-new numbers and names, so the vocabulary keeps growing) to a fresh topic, with Kafka timestamps
@@ -38,68 +38,11 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.corpus import load_seeds, short_articles
+from bench.proc import percentile, rss_kib, self_rss_kib
+
 _ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(_ROOT))
-sys.path.insert(0, str(_ROOT / "bench"))
-
 _SEED = 20261128
-_TARGET_WORDS = 60
-_FIRST_NAMES = ("Ana", "Bo", "Chidi", "Dara", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kwame", "Lena")
-_SURNAME_SYLLABLES = ("ka", "lo", "mi", "ran", "sel", "tov", "vic", "wen", "zu", "dre", "nak", "pol")
-
-
-def short_articles(count: int, seed: int = _SEED) -> list[dict]:
-    """``count`` distinct articles of about 60 words from the Wikinews seeds, each with new numbers and names."""
-    from corpus import load_seeds, split_sentences
-
-    seeds = load_seeds()
-    sentences = [s for article in seeds for s in split_sentences(article["text"]) if 5 <= len(s.split()) <= 45]
-    rng = random.Random(seed)
-    out = []
-    for number in range(count):
-        start = rng.randrange(len(sentences))
-        taken, words = [], 0
-        while words < _TARGET_WORDS - 15:
-            sentence = sentences[(start + len(taken)) % len(sentences)]
-            taken.append(sentence)
-            words += len(sentence.split())
-        # New surnames and numbers every time: the string store would grow without memory_zone.
-        surname = "".join(rng.choice(_SURNAME_SYLLABLES) for _ in range(3)).capitalize()
-        taken.append(f"{rng.choice(_FIRST_NAMES)} {surname} filed report {number} from desk {rng.randint(1, 10**6)} "
-                     f"on {rng.choice(('Monday', 'Tuesday', 'Friday'))}.")
-        out.append({"id": f"soak-{number:06d}", "title": f"Soak {number}", "text": " ".join(taken),
-                    "published_at": seeds[start % len(seeds)].get("published_at"), "source": "Wikinews"})
-    return out
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``: the children of each of its threads, and theirs."""
-    found, todo = set(), [pid]
-    while todo:
-        current = todo.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found.update(children)
-            todo.extend(children)
-    return found
-
-
-def _rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` and all its descendants, in KiB (0 when it is gone)."""
-    total = 0
-    for current in {pid} | descendants(pid):
-        try:
-            with open(f"/proc/{current}/status") as handle:
-                for line in handle:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
-
 
 def _topic_count(consumer, topic: str) -> int:
     from kafka import TopicPartition
@@ -131,7 +74,7 @@ def produce(bootstrap: str, topic: str, articles: list[dict], *, base_ms: int, s
 def soak(args) -> dict:
     from kafka import KafkaConsumer
 
-    articles = short_articles(args.count)
+    articles = short_articles(load_seeds(), args.count)
     words = statistics.mean(len(a["text"].split()) for a in articles)
     run_id = uuid.uuid4().hex[:8]
     topics = {name: f"soak-{run_id}-{name}" for name in ("in", "out", "dlq")}
@@ -151,7 +94,7 @@ def soak(args) -> dict:
     samples, marks, next_mark, peak = [], [], args.every, 0
     while True:
         alive = child.poll() is None
-        rss = _rss_kib(child.pid) if alive else 0
+        rss = rss_kib(child.pid) if alive else 0
         done = _topic_count(consumer, topics["out"]) + _topic_count(consumer, topics["dlq"])
         peak = max(peak, rss)
         samples.append((round(time.time() - started, 1), done, rss))
@@ -175,18 +118,13 @@ def soak(args) -> dict:
     return result
 
 
-def _self_rss_kib() -> int:
-    with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
-
-
 def timing(args) -> dict:
     """Each article alone through parse and the NLP DoFn (memory_zone, token limit, spaCy, extractors)."""
     from transforms.nlp.transform import _AnnotateBatchFn, default_model_name
     from transforms.parse.article import parse_message
     from transforms.records import RawMessage
 
-    articles = short_articles(args.count)
+    articles = short_articles(load_seeds(), args.count)
     annotate = _AnnotateBatchFn(args.spacy_model or default_model_name(), batch_size=args.batch)
     annotate.setup()
     ingest = time.time()
@@ -203,19 +141,18 @@ def timing(args) -> dict:
         dead += sum(1 for o in outputs if hasattr(o, "tag"))
         before, done = done, done + len(batch)
         if done // args.every > before // args.every:
-            rss = _self_rss_kib()
+            rss = self_rss_kib()
             marks.append({"articles": done, "seconds": round(time.time() - started, 1),
                           "rss_mib": round(rss / 1024, 1), "strings": len(annotate._nlp.vocab.strings)})
             print(f"{done:>7d} articles at {marks[-1]['seconds']:7.1f} s: RSS {rss / 1024:7.1f} MiB, "
                   f"{marks[-1]['strings']} strings in the vocab", flush=True)
-    ordered = sorted(times)
 
     def pct(p):
-        return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 1)
+        return round(percentile(times, p) * 1000, 1)
 
     result = {"kind": "timing", "articles": len(times), "dead_letters": dead,
               "mean_ms": round(statistics.mean(times) * 1000, 1), "p50_ms": pct(50), "p99_ms": pct(99),
-              "p99_9_ms": pct(99.9), "max_ms": round(ordered[-1] * 1000, 1), "marks": marks,
+              "p99_9_ms": pct(99.9), "max_ms": round(max(times) * 1000, 1), "marks": marks,
               "load_average": os.getloadavg()}
     print(" ".join(f"{k}={v}" for k, v in result.items() if k != "marks"), flush=True)
     return result

@@ -1,8 +1,8 @@
 """Where a replay's time goes, per stage: py-spy samples of a whole ``news-ingest replay`` process.
 
-    python bench/profile_replay.py                                  # 600 unique articles, default options
-    python bench/profile_replay.py --corpus dup40 -- --direct_num_workers 2 --direct_running_mode multi_processing
-    python bench/profile_replay.py --stacks /tmp/replay.stacks     # re-read saved stacks, no new run
+    python -m bench.profile_replay                                  # 600 unique articles, default options
+    python -m bench.profile_replay --corpus dup40 -- --direct_num_workers 2 --direct_running_mode multi_processing
+    python -m bench.profile_replay --stacks /tmp/replay.stacks     # re-read saved stacks, no new run
 
 py-spy (``pip install py-spy``) samples every thread of the process (and of its subprocesses with
 ``--subprocesses``) 100 times a second while they are running; idle threads are not counted. Each
@@ -24,11 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-_BENCH = Path(__file__).resolve().parent
-_ROOT = _BENCH.parent
-sys.path.insert(0, str(_BENCH))
+from bench.corpus import ensure_corpus
 
-from throughput import ensure_corpus  # noqa: E402
+_ROOT = Path(__file__).resolve().parent.parent
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 _PROJECT = re.compile(r"(?:^|/)(transforms|pipeline)/([A-Za-z_]+)(?:/|\.py)")

@@ -1,6 +1,6 @@
 """Run spaCy and the extractors (no Beam) over article JSON Lines, for scoring with newseval.py.
 
-    python bench/run_extractors.py dev.jsonl > dev.extracted.jsonl
+    python -m bench.run_extractors dev.jsonl > dev.extracted.jsonl
     python ../shared/eval/newseval.py score ../shared/data/meantime-dev dev.extracted.jsonl
 
 The records carry only the fields the scorer reads (id, text, timexes, events, entities);

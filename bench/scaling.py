@@ -1,8 +1,8 @@
 """How replay throughput scales with workers, running modes and batch sizes, against raw spaCy n_process 1/2.
 
-    python bench/scaling.py                          # the standard grid below, 2 interleaved repetitions
-    python bench/scaling.py --repeats 3 --only "mp2,mp2 b16,raw2"
-    python bench/scaling.py --grid "mt2=--direct_num_workers 2 --direct_running_mode multi_threading"
+    python -m bench.scaling                          # the standard grid below, 2 interleaved repetitions
+    python -m bench.scaling --repeats 3 --only "mp2,mp2 b16,raw2"
+    python -m bench.scaling --grid "mt2=--direct_num_workers 2 --direct_running_mode multi_threading"
 
 Each configuration is a whole ``news-ingest replay`` process over the same corpus (default: 600 unique
 articles), timed like bench/throughput.py (start-up and model load included), interleaved with raw spaCy
@@ -12,18 +12,12 @@ so that every figure is a ratio to raw spaCy measured in the same repetition.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
 import tempfile
-from pathlib import Path
 
-_BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(_BENCH))
-
-from throughput import (_ROOT, _default_model, _print_table, ensure_corpus, raw_variant,  # noqa: E402
-                        replay_variant, run_variants, summarize)
+from bench.throughput import _ROOT, Run, raw_variant, replay_variant
 
 # name -> extra replay arguments ("raw1"/"raw2" are raw spaCy with n_process 1/2)
 STANDARD_GRID = {
@@ -57,32 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         wanted = [n.strip() for n in args.only.split(",")]
         grid = {n: grid[n] for n in wanted}
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    project = Path(args.project).resolve()
-    corpus = ensure_corpus(args.corpus, workdir)
-    with open(corpus, "rb") as handle:
-        articles = sum(1 for line in handle if line.strip())
-    model = _default_model(project)
+    run = Run.prepare(args.corpus, args.workdir, args.project)
     variants = []
     for name, extra in grid.items():
         if name.startswith("raw"):
             n_process = int(name[3:] or 1)
-            variants.append(raw_variant(f"{name}: raw spaCy n_process={n_process}", corpus, model, n_process,
+            variants.append(raw_variant(f"{name}: raw spaCy n_process={n_process}", run.corpus, run.model, n_process,
                                         args.raw_batch_size))
         else:
-            variant = replay_variant(f"{name}: replay {extra}", corpus, workdir, shlex.split(extra), project)
-            variants.append(variant)
-    print(f"corpus {corpus} ({articles} articles), model {model}, {os.cpu_count()} cores", file=sys.stderr)
-    run_variants(variants, args.repeats, project)
-    summary = summarize(variants, articles)
-    summary.update(corpus=str(corpus), model=model, repeats=args.repeats)
-    _print_table(summary)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"summary": summary, "runs": {v.name: v.runs for v in variants}}, handle, indent=1)
+            variants.append(replay_variant(f"{name}: replay {extra}", run.corpus, run.workdir, shlex.split(extra),
+                                           run.project))
+    run.measure(variants, args.repeats, args.json)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

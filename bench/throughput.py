@@ -1,8 +1,8 @@
 """Throughput of ``news-ingest replay`` against raw spaCy ``nlp.pipe``, whole processes, interleaved.
 
-    python bench/throughput.py                      # 600 unique articles, 3 interleaved repetitions
-    python bench/throughput.py --corpus dup40       # 600 articles of which 40% are copies
-    python bench/throughput.py --repeats 5 --replay-args "--direct_num_workers 2 --direct_running_mode multi_processing"
+    python -m bench.throughput                      # 600 unique articles, 3 interleaved repetitions
+    python -m bench.throughput --corpus dup40       # 600 articles of which 40% are copies
+    python -m bench.throughput --repeats 5 --replay-args "--direct_num_workers 2 --direct_running_mode multi_processing"
 
 Every variant runs as its own process, timed from spawn to exit (Python start-up, imports, model load
 and the work), so the figures compare what a user waits for. The machine is shared and noisy, so each
@@ -24,18 +24,17 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Variant", "run_variants", "replay_variant", "raw_variant", "ensure_corpus", "summarize", "main"]
 
-_BENCH = Path(__file__).resolve().parent
-_ROOT = _BENCH.parent
-_CORPORA = {"unique": "unique600.jsonl", "dup40": "dup40.jsonl"}
+from bench.corpus import ensure_corpus
+from bench.proc import run_timed
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -47,25 +46,10 @@ class Variant:
     runs: list[dict] = field(default_factory=list)
 
 
-def ensure_corpus(kind_or_path: str, workdir: Path) -> Path:
-    """A corpus file: an existing path, or one of the named corpora built by bench/corpus.py."""
-    if kind_or_path not in _CORPORA:
-        return Path(kind_or_path)
-    path = workdir / _CORPORA[kind_or_path]
-    if not path.exists():
-        subprocess.run([sys.executable, str(_BENCH / "corpus.py"), kind_or_path, "--out", str(path)], check=True)
-    return path
-
-
 def replay_variant(name: str, corpus: Path, workdir: Path, extra: list[str], project: Path = _ROOT) -> Variant:
-    """``news-ingest replay``; extra arguments starting with ``pool:N`` run it through
-    bench/profile_nlp_pool.py with N spaCy worker processes instead."""
+    """``news-ingest replay`` of ``project`` with ``extra`` arguments."""
     out = workdir / f"{''.join(c if c.isalnum() else '_' for c in name)[:80]}.out.jsonl"
-    command = [sys.executable, "-m", "pipeline.cli"]
-    if extra and extra[0].startswith("pool:"):
-        command = [sys.executable, str(_BENCH / "profile_nlp_pool.py"), "--nlp-processes", extra[0][5:]]
-        extra = extra[1:]
-    argv = [*command, "replay", str(corpus), "--out", str(out), *extra]
+    argv = [sys.executable, "-m", "pipeline.cli", "replay", str(corpus), "--out", str(out), *extra]
     return Variant(name, argv, "replay", str(out))
 
 
@@ -75,38 +59,12 @@ def raw_variant(name: str, corpus: Path, model: str, n_process: int, batch_size:
     return Variant(name, argv, "raw")
 
 
-def _load1() -> float:
-    with open("/proc/loadavg", encoding="ascii") as handle:
-        return float(handle.read().split()[0])
-
-
 def _run_once(variant: Variant, project: Path, timeout: float) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(project), PYTHONHASHSEED="0")
+    # The project's own code first; this bench after it, for the raw spaCy variant (this file, run by path).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(project), str(_ROOT)]), PYTHONHASHSEED="0")
     env.pop("NEWS_INGEST_LOG_LEVEL", None)
-    load_before = _load1()
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(variant.argv, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-    run = {"wall_s": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-           "max_rss_mb": round(usage.ru_maxrss / 1024, 1), "rc": proc.returncode,
-           "load1_before": load_before, "load1_after": _load1()}
-    if proc.returncode != 0:
-        run["stderr_tail"] = stderr[-2000:]
-    if variant.out and proc.returncode == 0:
+    run = run_timed(variant.argv, cwd=project, env=env, timeout=timeout)
+    if variant.out and run["rc"] == 0:
         run.update(_check_replay_output(variant.out))
     return run
 
@@ -180,8 +138,8 @@ def summarize(variants: list[Variant], articles: int) -> dict:
     return summary
 
 
-def _print_table(summary: dict, out=sys.stdout) -> None:
-    print(f"| variant | runs | wall s (median) | articles/s | CPU s | max RSS MB | load1 | vs best raw (median) |", file=out)
+def print_table(summary: dict, out=sys.stdout) -> None:
+    print("| variant | runs | wall s (median) | articles/s | CPU s | max RSS MB | load1 | vs best raw (median) |", file=out)
     print("| --- | --- | --- | --- | --- | --- | --- | --- |", file=out)
     for name, e in summary["variants"].items():
         if e.get("failed"):
@@ -195,7 +153,7 @@ def _print_table(summary: dict, out=sys.stdout) -> None:
 
 
 def _raw_spacy(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="throughput.py raw-spacy")
+    parser = argparse.ArgumentParser(prog="bench.throughput raw-spacy")
     parser.add_argument("corpus")
     parser.add_argument("--model", required=True)
     parser.add_argument("--n-process", type=int, default=1)
@@ -211,11 +169,46 @@ def _raw_spacy(argv: list[str]) -> int:
     return 0
 
 
-def _default_model(project: Path) -> str:
+def default_model(project: Path) -> str:
     sys.path.insert(0, str(project))
     from transforms.nlp.transform import default_model_name
 
     return default_model_name()
+
+
+@dataclass
+class Run:
+    """One benchmark run: the corpus (built once into ``workdir``), the project tree measured and its model."""
+
+    workdir: Path
+    project: Path
+    corpus: Path
+    articles: int
+    model: str
+
+    @classmethod
+    def prepare(cls, corpus: str, workdir: str, project: str) -> "Run":
+        folder = Path(workdir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = ensure_corpus(corpus, folder)
+        with open(path, "rb") as handle:
+            articles = sum(1 for line in handle if line.strip())
+        tree = Path(project).resolve()
+        return cls(folder, tree, path, articles, default_model(tree))
+
+    def measure(self, variants: list[Variant], repeats: int, json_path: str | None) -> dict:
+        """Run the variants interleaved, print the table (and write the JSON); returns the summary."""
+        print(f"corpus {self.corpus} ({self.articles} articles), model {self.model}, project {self.project}, "
+              f"{os.cpu_count()} cores", file=sys.stderr)
+        run_variants(variants, repeats, self.project)
+        summary = summarize(variants, self.articles)
+        summary.update(corpus=str(self.corpus), model=self.model, repeats=repeats)
+        print_table(summary)
+        if json_path:
+            with open(json_path, "w", encoding="utf-8") as handle:
+                json.dump({"summary": summary, "runs": {v.name: v.runs for v in variants},
+                           "argv": [v.argv for v in variants]}, handle, indent=1)
+        return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,28 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-n-process", default="1,2")
     parser.add_argument("--json", help="write the runs and the summary here")
     args = parser.parse_args(argv)
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    project = Path(args.project).resolve()
-    corpus = ensure_corpus(args.corpus, workdir)
-    with open(corpus, "rb") as handle:
-        articles = sum(1 for line in handle if line.strip())
-    model = _default_model(project)
-    variants = [raw_variant(f"raw spaCy n_process={n} batch={args.raw_batch_size}", corpus, model, int(n),
+    run = Run.prepare(args.corpus, args.workdir, args.project)
+    variants = [raw_variant(f"raw spaCy n_process={n} batch={args.raw_batch_size}", run.corpus, run.model, int(n),
                             args.raw_batch_size) for n in args.raw_n_process.split(",")]
     for extra in args.replay_args or [""]:
         label = f"replay {extra}".strip()
-        variants.append(replay_variant(label, corpus, workdir, shlex.split(extra), project))
-    print(f"corpus {corpus} ({articles} articles), model {model}, project {project}, "
-          f"{os.cpu_count()} cores", file=sys.stderr)
-    run_variants(variants, args.repeats, project)
-    summary = summarize(variants, articles)
-    summary.update(corpus=str(corpus), model=model, repeats=args.repeats)
-    _print_table(summary)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"summary": summary, "runs": {v.name: v.runs for v in variants},
-                       "argv": [v.argv for v in variants]}, handle, indent=1)
+        variants.append(replay_variant(label, run.corpus, run.workdir, shlex.split(extra), run.project))
+    run.measure(variants, args.repeats, args.json)
     return 0
 
 

@@ -6,7 +6,6 @@ The kill -9 scenario is bench/kill_restart.py's, smaller. The outage test runs i
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -26,15 +25,8 @@ BROKER_SCRIPT = ROOT / "deploy" / "kafka" / "local-kafka.sh"
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("kill_restart", ROOT / "bench" / "kill_restart.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
-from memory_soak import descendants  # noqa: E402  (bench/ is on the path once kill_restart is loaded)
+from bench import kill_restart as bench  # noqa: E402
+from bench.proc import descendants  # noqa: E402
 
 
 def test_kill_9_mid_stream_then_restart_loses_nothing(kafka_bootstrap, tmp_path):
