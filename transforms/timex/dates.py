@@ -20,9 +20,11 @@ from transforms.timex.lexicon import (
     WEEKDAY_NUMBER,
     direction_of,
     month_year_for,
+    number_value,
     pick_date,
     safe_date,
     shift_of,
+    unit_name,
     weekday_date,
     words_before,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "numeric_date_rule",
     "year_rule",
     "decade_rule",
+    "decade_word_rule",
     "century_rule",
     "weekday_rule",
     "relative_day_rule",
@@ -45,6 +48,9 @@ __all__ = [
     "fiscal_rule",
     "season_rule",
     "holiday_rule",
+    "offset_date_rule",
+    "bare_ago_rule",
+    "same_unit_rule",
 ]
 
 # Each rule is a function(match, ctx) -> Candidate | None, paired with its regex in grammar.RULES.
@@ -155,6 +161,17 @@ def decade_rule(m: re.Match, ctx: Context) -> Candidate | None:
         century = 20 if digit * 10 + 2000 <= ctx.anchor.year else 19
         first = century * 100 + digit * 10
     return date_candidate(m, ctx, cal.decade(first))
+
+
+_DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
+                 "eighties": 8, "nineties": 9}
+
+
+def decade_word_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"the 70s", "the eighties" (TIDES: value 197, 198): the latest such decade not after the anchor."""
+    digit = int(m["digit"]) if m["digit"] else _DECADE_WORDS[m["word"].lower()]
+    century = 20 if digit * 10 + 2000 <= ctx.anchor.year else 19
+    return date_candidate(m, ctx, cal.decade(century * 100 + digit * 10))
 
 
 def century_rule(m: re.Match, ctx: Context) -> Candidate | None:
@@ -357,3 +374,49 @@ def holiday_rule(m: re.Match, ctx: Context) -> Candidate | None:
     return date_candidate(m, ctx, cal.day(d))
 
 
+
+
+# ---------------------------------------------------------------- relative dates (TIDES 2005, sec. 4.2)
+# "three years ago" is a point in time, not a length: TIDES/TimeML value it as the date that far
+# back from the reference time, at the granularity of the unit ("two weeks ago" -> a week value),
+# and "years ago" (no number) as PAST_REF. "a year earlier", "two days later" count from the time
+# the narrative is at (the last mentioned date; the publication date when the text names none).
+# Source: the guidelines' examples (tests/transforms/test_timex_guidelines.py), not a dev folder.
+
+_OFFSET_UNITS = {"day": "day", "week": "week", "fortnight": "week", "month": "month", "year": "year",
+                 "decade": "decade"}
+
+
+def offset_date_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    direction = m["dir"].lower()
+    unit = unit_name(m["unit"])
+    amount = number_value(re.sub(r"\s+", " ", m["quant"].lower()))
+    if amount is None:  # "several years ago": a vague point in the past
+        return Candidate(m.start(), m.end(), "DATE", "PAST_REF") if direction == "ago" else None
+    if unit not in _OFFSET_UNITS or amount != int(amount) or amount <= 0:
+        return None  # "two hours ago" (a clock time we cannot place), "two and a half years ago"
+    n = int(amount) * (2 if unit == "fortnight" else 1)
+    unit = _OFFSET_UNITS[unit]
+    if unit == "decade":
+        if direction != "ago":
+            return None
+        return date_candidate(m, ctx, cal.decade(ctx.anchor.year // 10 * 10 - 10 * n))
+    shift = n if direction == "later" else -n
+    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, shift))
+    if direction != "ago":
+        candidate.extras["anaphoric"] = (unit, shift)
+    return candidate
+
+
+def bare_ago_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"years ago", "decades ago": TimeML PAST_REF."""
+    return Candidate(m.start(), m.end(), "DATE", "PAST_REF")
+
+
+def same_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"the same day", "that week", "that year": the unit of the time the narrative is at (TimeML
+    reference time), resolved in the anaphora pass; the publication date's unit when none precedes."""
+    unit = m["unit"].lower()
+    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0))
+    candidate.extras["anaphoric"] = (unit, 0)
+    return candidate
