@@ -417,6 +417,13 @@ def same_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
     """"the same day", "that week", "that year": the unit of the time the narrative is at (TimeML
     reference time), resolved in the anaphora pass; the publication date's unit when none precedes."""
     unit = m["unit"].lower()
+    if unit in PARTS_OF_DAY:  # "that night", "the same morning": a part of the reference day
+        part = PARTS_OF_DAY[unit]
+        resolved = cal.part_of_day(ctx.anchor, part)
+        candidate = Candidate(m.start(), m.end(), "TIME", resolved.value, resolved)
+        candidate.extras["anaphoric"] = ("day", 0)
+        candidate.extras["part"] = part
+        return candidate
     candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0))
     candidate.extras["anaphoric"] = (unit, 0)
     return candidate

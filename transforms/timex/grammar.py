@@ -138,7 +138,7 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
     ("offset_date", _compile(r"(?i:\b" + QUANT + r"[\s-]+" + UNIT + r"\s+(?P<dir>ago|earlier|later)\b)(?!\s+than\b)"),
      offset_date_rule),
     ("bare_ago", _compile(r"(?i:\b(?:years|decades|months|centuries)\s+ago\b)"), bare_ago_rule),
-    ("same_unit", _compile(r"(?i:\b(?:the\s+same|that)\s+(?P<unit>day|week|month|year)\b)(?![-\s]+(?:old|long)\b)"),
+    ("same_unit", _compile(r"(?i:\b(?:the\s+same|that)\s+(?P<unit>day|week|month|year|morning|afternoon|evening|night)\b)(?![-\s]+(?:old|long)\b)"),
      same_unit_rule),
     ("decade_word", _compile(r"(?i:\bthe\s+(?:(?:early|late|mid)[\s-]+)?(?:(?P<digit>[1-9])0s|(?P<word>twenties|thirties"
                              r"|forties|fifties|sixties|seventies|eighties|nineties))\b)"), decade_word_rule),
@@ -218,7 +218,7 @@ _RULE_WORDS = {
                   "past", "future", "soon", "recent", "term", "run"},
     "offset_date": {"ago", "earlier", "later"},
     "bare_ago": {"ago"},
-    "same_unit": {"same", "that"},
+    "same_unit": {"same", "that"},  # the rule's own regex asks for the unit after them
     "decade_word": {"the"},
 }
 _RULE_PATTERNS = {
