@@ -116,6 +116,14 @@ def test_reference_moves_with_each_absolute_date(nlp):
     assert ("that night", "TIME", "2008-03-03TNI") in values
 
 
+def test_a_definite_unit_after_a_preposition_is_the_reference_unit(nlp):
+    text = "Profit rose in the third quarter of 2003. Sales for the quarter fell, and in the year they doubled."
+    values = _values(nlp, "2010-05-12", text)
+    assert ("the quarter", "DATE", "2003-Q3") in values
+    assert ("the year", "DATE", "2003") in values
+    assert _values(nlp, "2010-05-12", "The player of the year won.") == []
+
+
 def test_anaphoric_without_a_prior_date_uses_the_publication_date(nlp):
     assert _value_of(nlp, "2010-05-12", "Shares fell the same day.", "the same day") == ("DATE", "2010-05-12")
 

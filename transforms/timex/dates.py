@@ -51,6 +51,7 @@ __all__ = [
     "offset_date_rule",
     "bare_ago_rule",
     "same_unit_rule",
+    "the_unit_rule",
 ]
 
 # Each rule is a function(match, ctx) -> Candidate | None, paired with its regex in grammar.RULES.
@@ -287,13 +288,16 @@ def relative_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
 
 
 def shifted(base: date, unit: str, shift: int) -> cal.Resolved:
-    """The day, week, month or year ``shift`` units from ``base``."""
+    """The day, week, month, quarter or year ``shift`` units from ``base``."""
     if unit == "day":
         return cal.day(base + timedelta(days=shift))
     if unit == "week":
         return cal.week(base + timedelta(days=7 * shift))
     if unit == "month":
         return cal.month(*cal.shift_month(base.year, base.month, shift))
+    if unit == "quarter":
+        index = base.year * 4 + (base.month - 1) // 3 + shift
+        return cal.quarter(index // 4, index % 4 + 1)
     return cal.year(base.year + shift)
 
 
@@ -425,5 +429,14 @@ def same_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
         candidate.extras["part"] = part
         return candidate
     candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0))
+    candidate.extras["anaphoric"] = (unit, 0)
+    return candidate
+
+
+def the_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"profit for the quarter", "sales in the year": a definite calendar unit after a preposition is
+    the unit of the reference time (TimeML annotates it as a DATE), like "the same year"."""
+    unit = m["unit"].lower()
+    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0), start=m.start("span"))
     candidate.extras["anaphoric"] = (unit, 0)
     return candidate

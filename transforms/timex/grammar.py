@@ -44,6 +44,7 @@ from transforms.timex.dates import (
     relative_day_rule,
     relative_unit_rule,
     same_unit_rule,
+    the_unit_rule,
     season_rule,
     weekday_rule,
     year_rule,
@@ -140,6 +141,8 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
     ("bare_ago", _compile(r"(?i:\b(?:years|decades|months|centuries)\s+ago\b)"), bare_ago_rule),
     ("same_unit", _compile(r"(?i:\b(?:the\s+same|that)\s+(?P<unit>day|week|month|year|morning|afternoon|evening|night)\b)(?![-\s]+(?:old|long)\b)"),
      same_unit_rule),
+    ("the_unit", _compile(r"(?i:\b(?:in|during|for|over|through|throughout)\s+(?P<span>the\s+(?P<unit>year|quarter|month|week))\b)"
+                          r"(?![-\s]+(?:old|long|earlier|later|ago|before|after|of|to|\d)\b)(?!['’]s\b|-)"), the_unit_rule),
     ("decade_word", _compile(r"(?i:\bthe\s+(?:(?:early|late|mid)[\s-]+)?(?:(?P<digit>[1-9])0s|(?P<word>twenties|thirties"
                              r"|forties|fifties|sixties|seventies|eighties|nineties))\b)"), decade_word_rule),
 ]
@@ -218,7 +221,8 @@ _RULE_WORDS = {
                   "past", "future", "soon", "recent", "term", "run"},
     "offset_date": {"ago", "earlier", "later"},
     "bare_ago": {"ago"},
-    "same_unit": {"same", "that"},  # the rule's own regex asks for the unit after them
+    "same_unit": {"same", "that"},
+    "the_unit": {"year", "quarter", "month", "week"},  # the rule's own regex asks for the unit after them
     "decade_word": {"the"},
 }
 _RULE_PATTERNS = {
