@@ -221,14 +221,15 @@ _RULE_WORDS = {
                   "past", "future", "soon", "recent", "term", "run"},
     "offset_date": {"ago", "earlier", "later"},
     "bare_ago": {"ago"},
-    "same_unit": {"same", "that"},
+    "same_unit": {"day", "week", "month", "year", "morning", "afternoon", "evening", "night"},
     "the_unit": {"year", "quarter", "month", "week"},  # the rule's own regex asks for the unit after them
-    "decade_word": {"the"},
+    "decade_word": {"twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties"},
 }
 _RULE_PATTERNS = {
     "year": r"[12]\d{3}",
     "numeric_date": r"\d[/.-]\d",
     "decade": r"\d0['’]?s\b",
+    "decade_word": r"\b[1-9]0s\b",
     "time": r"\d(?::\d|\s?[apAP]\.?[mM]|\d{3}\s+[GU])",
 }
 _RULE_INDEX = {name: i for i, (name, _, _) in enumerate(RULES)}
