@@ -28,6 +28,7 @@ _MANNER_PREPS = frozenset({"in", "with", "through", "via"})
 # place" (its subject is the Arg1 of take_place), "rebels took part".
 _FIXED_OBJECTS = {"take": ("place", "part"), "make": ("sure",)}
 _UNDERGOER_IDIOMS = {("take", "place")}
+_FIXED_NOUNS = frozenset(noun for nouns in _FIXED_OBJECTS.values() for noun in nouns)  # checked before the lemma
 
 
 def roles(token, trigger_ids):
@@ -48,7 +49,7 @@ def roles(token, trigger_ids):
     if obj is not None and _is_amount(obj) and lemma(token).lower() in UNACCUSATIVE_VERBS:
         obj = None  # "fell 5%": an extent; the subject is the Arg1
     idiom_undergoer = False
-    if obj is not None and obj.lower_ in _FIXED_OBJECTS.get(lemma(token).lower(), ()):
+    if obj is not None and obj.lower_ in _FIXED_NOUNS and obj.lower_ in _FIXED_OBJECTS.get(lemma(token).lower(), ()):
         idiom_undergoer = (lemma(token).lower(), obj.lower_) in _UNDERGOER_IDIOMS
         obj = None  # "took place", "took part": the noun is part of the predicate, not a participant
     if obj is not None:
