@@ -1,6 +1,6 @@
 """Prototype, measured by bench/throughput.py: the NLP DoFn with a persistent pool of spaCy processes.
 
-Superseded by ``news-ingest replay|run --nlp-processes N`` (transforms/annotate.py, transforms/nlp.py);
+Superseded by ``news-ingest replay|run --nlp-processes N`` (transforms/nlp/annotate.py, transforms/nlp/transform.py);
 kept only so that the tables in BENCHMARKS.md that name ``pool:2`` can be reproduced.
 
     python bench/profile_nlp_pool.py --nlp-processes 2 replay CORPUS.jsonl --out OUT.jsonl [replay options]
@@ -36,7 +36,7 @@ _WORKER_FN = None
 
 def _worker_init(model_name: str, batch_size: int, max_tokens: int | None) -> None:
     global _WORKER_FN
-    from transforms import nlp
+    from transforms.nlp import transform as nlp
 
     cls = getattr(nlp, "_OriginalAnnotateBatchFn", nlp._AnnotateBatchFn)
     _WORKER_FN = cls(model_name, batch_size) if max_tokens is None else cls(model_name, batch_size, max_tokens)
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         processes = int(argv[1])
         argv = argv[2:]
     from pipeline import cli
-    from transforms import nlp
+    from transforms.nlp import transform as nlp
 
     PooledAnnotateBatchFn.processes = processes
     nlp._OriginalAnnotateBatchFn = nlp._AnnotateBatchFn

@@ -16,14 +16,14 @@ Guarantees (at-least-once):
       finalize_checkpoint()  -> OffsetCommit to the group
 
   so a committed offset only covers records already acknowledged by the broker (acks=all).
-  ``tests/transforms/test_kafka_source.py`` checks this order. A crash before the commit replays the
+  ``tests/transforms/kafka/test_source.py`` checks this order. A crash before the commit replays the
   bundle: records can be written twice, never lost. Runners that split the graph into several stages
   must be checked again before use.
 * Start: committed group offsets; partitions without one start at ``start_from`` (earliest/latest).
   The order holds only while the sinks are fused with the source: the FnApiRunner turns every
   multi-input Flatten into a stage boundary and runs the stage behind it after the source stage's
   bundle was finalized (and, for an unbounded source, only once the source has finished). The CLI
-  checks the fusion before it runs (``pipeline/kafka_job.py``); when the sinks are not fused it
+  checks the fusion before it runs (``pipeline/run.py``); when the sinks are not fused it
   registers the run with ``commit_at_end=True``: marks then only record their offsets, and the CLI
   commits them with ``finish_run`` after the whole pipeline, sinks included, has finished.
 * ``stop_offsets`` (``--until-caught-up``) makes the source finite; ``request_stop(token)`` ends an
