@@ -25,9 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from transforms.annotate import annotate_docs  # noqa: E402
-from transforms.nlp import default_model_name, load_model  # noqa: E402
-from transforms.parse import parse_message  # noqa: E402
+from transforms.nlp.transform import annotate_docs, default_model_name, load_model  # noqa: E402
+from transforms.parse.article import parse_message  # noqa: E402
 from transforms.records import RawMessage  # noqa: E402
 
 

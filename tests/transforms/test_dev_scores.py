@@ -32,7 +32,7 @@ def _module(name: str, path: Path):
 
 @pytest.fixture(scope="module")
 def scores():
-    from transforms.nlp import default_model_name, load_model
+    from transforms.nlp.transform import default_model_name, load_model
 
     bench = _module("quality_by_folder", BENCH)
     newseval = bench.load_scorer(str(DATA / "newseval.py"))

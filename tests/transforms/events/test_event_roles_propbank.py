@@ -15,14 +15,14 @@ from datetime import datetime, timezone
 import pytest
 
 from transforms.events import extract_events
-from transforms.pubtime import PublicationTime
+from transforms.parse.pubtime import PublicationTime
 
 ANCHOR = PublicationTime(datetime(2024, 3, 5, 9, 30, tzinfo=timezone.utc), 0)
 
 
 @pytest.fixture(scope="module")
 def nlp():
-    from transforms.nlp import default_model_name, load_model
+    from transforms.nlp.transform import default_model_name, load_model
 
     return load_model(default_model_name())
 

@@ -13,7 +13,7 @@ These tests motivated rules that no dev folder asked for, so they guard generali
 import pytest
 import spacy
 
-from transforms.pubtime import parse_publication_time
+from transforms.parse.pubtime import parse_publication_time
 from transforms.timex import extract_timexes
 
 
