@@ -52,6 +52,7 @@ __all__ = [
     "bare_ago_rule",
     "same_unit_rule",
     "the_unit_rule",
+    "streak_rule",
 ]
 
 # Each rule is a function(match, ctx) -> Candidate | None, paired with its regex in grammar.RULES.
@@ -438,5 +439,14 @@ def the_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
     the unit of the reference time (TimeML annotates it as a DATE), like "the same year"."""
     unit = m["unit"].lower()
     candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0), start=m.start("span"))
+    candidate.extras["anaphoric"] = (unit, 0)
+    return candidate
+
+
+def streak_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"for a second consecutive day", "the third straight week": the unit the streak has reached, that
+    of the reference time (the day of the report when the text names no other): a DATE, not a length."""
+    unit = m["unit"].lower()
+    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0))
     candidate.extras["anaphoric"] = (unit, 0)
     return candidate

@@ -44,6 +44,7 @@ from transforms.timex.dates import (
     relative_day_rule,
     relative_unit_rule,
     same_unit_rule,
+    streak_rule,
     the_unit_rule,
     season_rule,
     weekday_rule,
@@ -143,6 +144,8 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
      same_unit_rule),
     ("the_unit", _compile(r"(?i:\b(?:in|during|for|over|through|throughout)\s+(?P<span>the\s+(?P<unit>year|quarter|month|week))\b)"
                           r"(?![-\s]+(?:old|long|earlier|later|ago|before|after|of|to|\d)\b)(?!['’]s\b|-)"), the_unit_rule),
+    ("streak", _compile(r"(?i:\b(?:a|the)\s+(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d+(?:st|nd|rd|th))"
+                        r"\s+(?:consecutive|straight|successive|running)\s+(?P<unit>day|week|month|quarter|year)\b)"), streak_rule),
     ("decade_word", _compile(r"(?i:\bthe\s+(?:(?:early|late|mid)[\s-]+)?(?:(?P<digit>[1-9])0s|(?P<word>twenties|thirties"
                              r"|forties|fifties|sixties|seventies|eighties|nineties))\b)"), decade_word_rule),
 ]
@@ -222,7 +225,8 @@ _RULE_WORDS = {
     "offset_date": {"ago", "earlier", "later"},
     "bare_ago": {"ago"},
     "same_unit": {"day", "week", "month", "year", "morning", "afternoon", "evening", "night"},
-    "the_unit": {"year", "quarter", "month", "week"},  # the rule's own regex asks for the unit after them
+    "the_unit": {"year", "quarter", "month", "week"},
+    "streak": {"consecutive", "straight", "successive", "running"},
     "decade_word": {"twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties"},
 }
 _RULE_PATTERNS = {

@@ -101,6 +101,9 @@ def duration_rule(m: re.Match, ctx: Context) -> Candidate | None:
     if amount is None and not vague:
         return None
     plural = m["unit"].lower().endswith("s")
+    if unit == "second" and not plural and quant in ("a", "one") \
+            and re.match(r"\s+(?!ago\b|later\b|earlier\b|before\b|after\b|long\b|or\b|and\b)[a-z]", ctx.text[m.end(): m.end() + 12]):
+        return None  # "a second consecutive day", "a second term": the ordinal, not a length
     if quant in ("a", "an"):
         if plural:
             return None

@@ -124,6 +124,14 @@ def test_a_definite_unit_after_a_preposition_is_the_reference_unit(nlp):
     assert _values(nlp, "2010-05-12", "The player of the year won.") == []
 
 
+def test_a_streak_is_the_unit_it_has_reached(nlp):
+    assert _values(nlp, "2010-05-12", "Shares fell for a second consecutive day.") == [
+        ("a second consecutive day", "DATE", "2010-05-12")]
+    assert _value_of(nlp, "2010-05-12", "Stocks rose for the third straight week.", "the third straight week") == (
+        "DATE", "2010-W19")
+    assert _values(nlp, "2010-05-12", "She won a second term.") == []
+
+
 def test_anaphoric_without_a_prior_date_uses_the_publication_date(nlp):
     assert _value_of(nlp, "2010-05-12", "Shares fell the same day.", "the same day") == ("DATE", "2010-05-12")
 
