@@ -429,24 +429,25 @@ def same_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
         candidate.extras["anaphoric"] = ("day", 0)
         candidate.extras["part"] = part
         return candidate
-    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0))
-    candidate.extras["anaphoric"] = (unit, 0)
-    return candidate
+    return _reference_unit(m, ctx, unit)
 
 
 def the_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
     """"profit for the quarter", "sales in the year": a definite calendar unit after a preposition is
     the unit of the reference time (TimeML annotates it as a DATE), like "the same year"."""
     unit = m["unit"].lower()
-    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0), start=m.start("span"))
-    candidate.extras["anaphoric"] = (unit, 0)
-    return candidate
+    return _reference_unit(m, ctx, unit, start=m.start("span"))
 
 
 def streak_rule(m: re.Match, ctx: Context) -> Candidate | None:
     """"for a second consecutive day", "the third straight week": the unit the streak has reached, that
     of the reference time (the day of the report when the text names no other): a DATE, not a length."""
     unit = m["unit"].lower()
-    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0))
+    return _reference_unit(m, ctx, unit)
+
+
+def _reference_unit(m: re.Match, ctx: Context, unit: str, start: int | None = None) -> Candidate:
+    """The ``unit`` of the reference time: the anchor's until the anaphora pass finds a prior date."""
+    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0), start=start)
     candidate.extras["anaphoric"] = (unit, 0)
     return candidate
