@@ -95,11 +95,9 @@ def participant(text, trigger, span, trigger_ids):
 
 
 def _undergoer_subject(token, obj) -> bool:
-    """The subject of a copula or of an unaccusative verb used intransitively is its Arg1. An amount
-    after such a verb is its extent (PropBank rise.01/fall.01 Arg2-EXT), not an object: "shares fell 5%"."""
-    if token.pos_ == "AUX":
-        return True
-    return (obj is None or _is_amount(obj)) and lemma(token).lower() in UNACCUSATIVE_VERBS
+    """The subject of a copula or of an unaccusative verb used intransitively is its Arg1 (an amount
+    object has been dropped by then: "shares fell 5%", PropBank rise.01/fall.01 Arg2-EXT)."""
+    return token.pos_ == "AUX" or (obj is None and lemma(token).lower() in UNACCUSATIVE_VERBS)
 
 
 _AMOUNT_ENTITIES = frozenset({"PERCENT", "MONEY", "QUANTITY", "CARDINAL"})
