@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
+import typing
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
+
+from transforms.records import REASONS_BY_STAGE, DeadLetterReason, DeadLetterStage
 
 __all__ = [
     "PREFIX",
@@ -53,9 +55,12 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 PREFIX = "news_ingest"
-STAGES = ("parse", "dedup", "nlp", "timex", "events", "sink")
-SINKS = ("file", "kafka")
-DUPLICATE_KINDS = ("exact", "near")
+Stage = Literal["parse", "dedup", "nlp", "timex", "events", "sink"]
+Sink = Literal["file", "kafka"]
+DuplicateKind = Literal["exact", "near"]
+STAGES: tuple[Stage, ...] = typing.get_args(Stage)
+SINKS: tuple[Sink, ...] = typing.get_args(Sink)
+DUPLICATE_KINDS: tuple[DuplicateKind, ...] = typing.get_args(DuplicateKind)
 
 # Per article, measured on seeds/ and meantime-dev (docs/observability.md): parse, dedup keying and
 # record encoding take ~10-150 us, timex and events ~2-50 ms, spaCy (en_core_web_sm, batches of 64)
@@ -72,6 +77,7 @@ CONSUMER_LAG = f"{PREFIX}_consumer_lag_records"
 BUILD_INFO = f"{PREFIX}_build_info"
 
 T = TypeVar("T")
+
 
 
 class _Metrics:
@@ -96,6 +102,15 @@ class _Metrics:
         self.latency = Histogram(f"{PREFIX}_end_to_end_latency_seconds", "From the source record's "
                                  "timestamp (Kafka record timestamp; replay: the run's start) to the sink "
                                  "write.", buckets=LATENCY_BUCKETS, registry=r)
+        # Every counter of a closed label set exists from the start at 0, so that a rate over it is
+        # defined before the first event and a dashboard can tell "none yet" from "not exported".
+        for sink in SINKS:
+            self.written.labels(sink)
+        for kind in DUPLICATE_KINDS:
+            self.duplicates.labels(kind)
+        for stage, reasons in REASONS_BY_STAGE.items():
+            for reason in reasons:
+                self.dead_letters.labels(stage, reason.value)
         self.last_processed = Gauge(f"{PREFIX}_last_processed_timestamp_seconds", "Unix time of the last "
                                     "record written to a sink.", registry=r, multiprocess_mode="max")
 
@@ -156,13 +171,13 @@ def reset() -> None:
 # --- stage timing ---------------------------------------------------------------------------
 
 @_guarded
-def observe_stage(stage: str, seconds: float) -> None:
+def observe_stage(stage: Stage, seconds: float) -> None:
     """One article spent ``seconds`` in ``stage`` (one of STAGES)."""
     _metrics().stage.labels(stage).observe(max(seconds, 0.0))
 
 
 @_guarded
-def observe_stage_batch(stage: str, seconds: float, count: int) -> None:
+def observe_stage_batch(stage: Stage, seconds: float, count: int) -> None:
     """A batch of ``count`` articles took ``seconds`` together: each is counted with an equal share."""
     if count <= 0:
         return
@@ -228,18 +243,17 @@ def count_read(topic: str, count: int = 1) -> None:
 
 
 @_guarded
-def count_duplicate(kind: str) -> None:
-    """``kind``: "exact" or "near"."""
+def count_duplicate(kind: DuplicateKind) -> None:
     _metrics().duplicates.labels(kind).inc()
 
 
 @_guarded
-def count_dead_letter(stage: str, reason: str) -> None:
-    _metrics().dead_letters.labels(stage, reason).inc()
+def count_dead_letter(stage: DeadLetterStage, reason: DeadLetterReason) -> None:
+    _metrics().dead_letters.labels(stage, DeadLetterReason(reason).value).inc()
 
 
 @_guarded
-def count_written(sink: str, ingest_times: Iterable[float | None] = (None,), now: float | None = None) -> None:
+def count_written(sink: Sink, ingest_times: Iterable[float | None] = (None,), now: float | None = None) -> None:
     """Records handed to ``sink`` ("file", "kafka"): one per entry of ``ingest_times`` (seconds since the
     epoch, or None when unknown). Observes each one's end-to-end latency and sets the last-processed time."""
     metrics = _metrics()
@@ -276,7 +290,7 @@ def duplicate_counted(article):
 
 def dead_letter_counted(dead_letter):
     """A DeadLetter on its way to the dead-letter sink, counted by stage and reason class."""
-    count_dead_letter(str(getattr(dead_letter, "stage", "unknown")), dead_letter_reason(dead_letter))
+    count_dead_letter(dead_letter.stage, dead_letter.reason)
     return dead_letter
 
 
@@ -291,39 +305,10 @@ def encode_and_count(item, encode: Callable[[Any], str], sink: str) -> str:
     return line
 
 
-# --- reason classes -------------------------------------------------------------------------
-
-# Parse errors all share one exception type; their messages (transforms/parse/article.py) name the cause.
-# tests/transforms/test_metrics.py feeds real bad inputs through parse_message so that a reworded
-# message shows up there, not as a silent "other".
-_PARSE_REASONS = (
-    (re.compile(r"^payload of \d+ bytes is over"), "payload_too_large"),
-    (re.compile(r"^payload is not valid UTF-8"), "not_utf8"),
-    (re.compile(r"^payload contains NUL"), "nul_bytes"),
-    (re.compile(r"^payload is empty"), "empty"),
-    (re.compile(r"^(?:invalid JSON|JSON nested too deeply)"), "invalid_json"),
-    (re.compile(r"^JSON article must be an object"), "not_an_object"),
-    (re.compile(r"^article object needs"), "missing_text"),
-    (re.compile(r"^field '\w+' must be"), "bad_field"),
-    (re.compile(r"^article has no body text"), "no_text"),
-    (re.compile(r"^text of \d+ characters is over"), "text_too_large"),
-)
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NOT_WORD = re.compile(r"[^a-z0-9_]+")
-
-
 def dead_letter_reason(dead_letter: Any) -> str:
-    """A low-cardinality reason class: the cause of a parse error ("invalid_json", "not_utf8", ...),
-    else the error type in snake case ("value_error", "record_too_large"), at most 40 characters."""
-    error_type = str(getattr(dead_letter, "error_type", "") or "")
-    message = str(getattr(dead_letter, "message", "") or "")
-    if error_type == "ArticleParseError":
-        for pattern, reason in _PARSE_REASONS:
-            if pattern.match(message):
-                return reason
-        return "other"
-    reason = _NOT_WORD.sub("_", _CAMEL_BOUNDARY.sub("_", error_type).lower()).strip("_")
-    return reason[:40] or "unknown"
+    """The reason class of a dead letter: its ``reason``, chosen where the error was raised
+    (``transforms.records.DeadLetterReason``)."""
+    return DeadLetterReason(dead_letter.reason).value
 
 
 def ingest_time_of(record: dict) -> float | None:

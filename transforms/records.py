@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 __all__ = [
     "SCHEMA_ID",
@@ -13,6 +14,10 @@ __all__ = [
     "DEFAULT_MAX_DEAD_LETTER_PAYLOAD_BYTES",
     "RawMessage",
     "DeadLetter",
+    "DeadLetterStage",
+    "DeadLetterReason",
+    "REASONS_BY_STAGE",
+    "DedupStatus",
     "Dedup",
     "Article",
     "Enrichment",
@@ -47,15 +52,57 @@ class RawMessage:
     ordinal: int = 0
 
 
+DeadLetterStage = Literal["parse", "nlp", "sink"]
+
+
+class DeadLetterReason(str, enum.Enum):
+    """Why a message became a dead letter: a closed set, chosen where the error is raised. The values
+    are the ``reason`` label of ``news_ingest_dead_letters_total`` (docs/observability.md)."""
+
+    # parse (transforms/parse/article.py)
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    NOT_UTF8 = "not_utf8"
+    NUL_BYTES = "nul_bytes"
+    EMPTY = "empty"
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_TEXT = "missing_text"
+    BAD_FIELD = "bad_field"
+    NO_TEXT = "no_text"
+    TEXT_TOO_LARGE = "text_too_large"
+    WORD_TOO_LARGE = "word_too_large"
+    HTML_MARKUP = "html_markup"
+    # nlp (transforms/nlp/annotate.py): more tokens than the limit
+    LIMIT_EXCEEDED = "limit_exceeded"
+    # sink (transforms/kafka/sink.py): over the topic's record size
+    RECORD_TOO_LARGE = "record_too_large"
+    # any stage: an error the code does not expect (a bug, a library's error); error.type names it
+    UNEXPECTED_ERROR = "unexpected_error"
+
+
+_PARSE_REASONS = tuple(r for r in DeadLetterReason if r not in (
+    DeadLetterReason.LIMIT_EXCEEDED, DeadLetterReason.RECORD_TOO_LARGE))
+# The reasons each stage can give, so that every (stage, reason) counter exists from the start at 0.
+REASONS_BY_STAGE: Mapping[str, tuple[DeadLetterReason, ...]] = {
+    "parse": _PARSE_REASONS,
+    "nlp": (DeadLetterReason.LIMIT_EXCEEDED, DeadLetterReason.UNEXPECTED_ERROR),
+    "sink": (DeadLetterReason.RECORD_TOO_LARGE, DeadLetterReason.UNEXPECTED_ERROR),
+}
+
+
 @dataclass(frozen=True)
 class DeadLetter:
-    """A message that a stage could not process, with the reason; nothing is dropped silently."""
+    """A message that a stage could not process, with the reason; nothing is dropped silently.
 
-    stage: str
+    ``reason`` is the class counted in metrics; ``error_type`` and ``message`` are what the record
+    shows (schema: ``error.type``, ``error.message``)."""
+
+    stage: DeadLetterStage
     error_type: str
     message: str
     payload: bytes
     source: Mapping[str, Any]
+    reason: DeadLetterReason
 
     def to_dict(self, max_payload_bytes: int = DEFAULT_MAX_DEAD_LETTER_PAYLOAD_BYTES) -> dict:
         kept = self.payload[:max_payload_bytes]
@@ -83,9 +130,12 @@ def _utf8_prefix(data: bytes, *, truncated: bool) -> str | None:
     return None
 
 
+DedupStatus = Literal["original", "exact_duplicate", "near_duplicate"]
+
+
 @dataclass(frozen=True)
 class Dedup:
-    status: str  # "original" | "exact_duplicate" | "near_duplicate"
+    status: DedupStatus
     duplicate_of: str | None
     cluster_id: str
     similarity: float | None

@@ -6,7 +6,7 @@ import pytest
 
 from transforms import metrics
 from transforms.parse.article import ParseLimits, parse_message
-from transforms.records import Article, DeadLetter, Dedup, RawMessage
+from transforms.records import REASONS_BY_STAGE, Article, DeadLetter, DeadLetterReason, Dedup, RawMessage
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def test_counters_count_by_label():
     metrics.count_duplicate("exact")
     metrics.count_duplicate("near")
     metrics.count_duplicate("near")
-    metrics.count_dead_letter("parse", "invalid_json")
+    metrics.count_dead_letter("parse", DeadLetterReason.INVALID_JSON)
     assert value("news_ingest_articles_read_total", topic="news") == 3
     assert value("news_ingest_articles_read_total", topic="other") == 1
     assert value("news_ingest_duplicates_total", kind="exact") == 1
@@ -91,7 +91,7 @@ def test_timed_batch_call():
 def test_encode_and_count_counts_records_not_dead_letters():
     record = {"id": "a", "ingested_at": "2020-01-01T00:00:00Z"}
     assert metrics.encode_and_count(record, lambda r: r["id"], "file") == "a"
-    assert metrics.encode_and_count(DeadLetter("parse", "E", "m", b"", {}), lambda d: "dl", "file") == "dl"
+    assert metrics.encode_and_count(DeadLetter("parse", "E", "m", b"", {}, DeadLetterReason.EMPTY), lambda d: "dl", "file") == "dl"
     assert value("news_ingest_articles_written_total", sink="file") == 1
     assert value("news_ingest_stage_duration_seconds_count", stage="sink") == 1
     assert value("news_ingest_end_to_end_latency_seconds_count") == 1
@@ -119,9 +119,9 @@ def test_pass_through_steps_count_and_return_the_element():
     assert value("news_ingest_duplicates_total", kind="exact") == 1
     assert value("news_ingest_duplicates_total", kind="near") == 2
 
-    dead = DeadLetter("nlp", "ValueError", "boom", b"", {})
+    dead = DeadLetter("nlp", "ValueError", "boom", b"", {}, DeadLetterReason.UNEXPECTED_ERROR)
     assert metrics.dead_letter_counted(dead) is dead
-    assert value("news_ingest_dead_letters_total", stage="nlp", reason="value_error") == 1
+    assert value("news_ingest_dead_letters_total", stage="nlp", reason="unexpected_error") == 1
 
 
 def test_a_failing_helper_never_raises(monkeypatch, caplog):
@@ -148,27 +148,44 @@ def test_a_failing_helper_never_raises(monkeypatch, caplog):
     (b'{"text": "body", "title": 5}', "bad_field"),
     (b'{"text": "   "}', "no_text"),
     (b'{"text": "' + b"y" * 60 + b'"}', "text_too_large"),
+    (b'{"text": "a ' + b"w" * 30 + b'"}', "word_too_large"),
+    (b"<html> <body> <p> markup </p> </body> </html>", "html_markup"),
 ])
-def test_parse_errors_get_their_reason_class(payload, reason):
-    """Real parse errors: a reworded message in transforms/parse/article.py shows up here, not as 'other'."""
+def test_parse_errors_carry_their_reason_class(payload, reason):
+    """Real parse errors: each raise site names its reason, so no parse error lands in a catch-all."""
     from transforms.parse.article import ArticleParseError
 
-    limits = ParseLimits(max_payload_bytes=100 if reason == "payload_too_large" else 10_000_000, max_text_chars=50)
+    limits = ParseLimits(max_payload_bytes=100 if reason == "payload_too_large" else 10_000_000, max_text_chars=50,
+                         max_word_chars=20)
     with pytest.raises(ArticleParseError) as caught:
         parse_message(RawMessage(payload, {"topic": "t", "partition": 0, "offset": 1}, 0.0), limits)
-    dead = DeadLetter("parse", "ArticleParseError", str(caught.value), payload, {})
+    assert caught.value.reason.value == reason
+    dead = DeadLetter("parse", "ArticleParseError", str(caught.value), payload, {}, caught.value.reason)
     assert metrics.dead_letter_reason(dead) == reason
 
 
-def test_other_reasons_are_snake_case_type_names():
-    def reason(error_type, message=""):
-        return metrics.dead_letter_reason(DeadLetter("sink", error_type, message, b"", {}))
+def test_parse_errors_survive_pickling_with_their_reason():
+    import pickle
 
-    assert reason("RecordTooLarge") == "record_too_large"
-    assert reason("KafkaTimeoutError") == "kafka_timeout_error"
-    assert reason("ArticleParseError", "something new") == "other"
-    assert reason("") == "unknown"
-    assert len(reason("A" * 100)) <= 40
+    from transforms.parse.article import ArticleParseError
+
+    error = pickle.loads(pickle.dumps(ArticleParseError(DeadLetterReason.EMPTY, "payload is empty")))
+    assert (error.reason, str(error)) == (DeadLetterReason.EMPTY, "payload is empty")
+
+
+def test_every_counter_of_a_closed_label_set_is_exported_at_zero_from_the_start():
+    def exported(name, **labels):
+        return metrics.registry().get_sample_value(name, labels)  # None when the series does not exist
+
+    for stage, reasons in REASONS_BY_STAGE.items():
+        for reason in reasons:
+            assert exported("news_ingest_dead_letters_total", stage=stage, reason=reason.value) == 0
+    for kind in metrics.DUPLICATE_KINDS:
+        assert exported("news_ingest_duplicates_total", kind=kind) == 0
+    for sink in metrics.SINKS:
+        assert exported("news_ingest_articles_written_total", sink=sink) == 0
+    assert set(REASONS_BY_STAGE["parse"]) >= {r for r in DeadLetterReason if r.name not in
+                                              ("LIMIT_EXCEEDED", "RECORD_TOO_LARGE")}
 
 
 def test_ingest_time_of_record():

@@ -19,7 +19,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transforms import metrics
 from transforms.kafka.config import KafkaSinkConfig
 from transforms.kafka.serde import encode_dead_letter, encode_record, record_size
-from transforms.records import DeadLetter
+from transforms.records import DeadLetter, DeadLetterReason
 
 __all__ = ["SINK_STAGE", "WriteRecordsToKafka", "WriteDeadLettersToKafka", "topic_max_message_bytes"]
 
@@ -204,4 +204,5 @@ def _too_large(record: dict, value: bytes, size: int, limit: int, topic: str, er
         message=f"record {record.get('id')} of {size} bytes is over the limit of {limit} bytes for topic {topic}{detail}",
         payload=value,
         source=dict(record.get("source") or {}),
+        reason=DeadLetterReason.RECORD_TOO_LARGE,
     )

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 from transforms import metrics
 from transforms.nlp.lemmas import defer_lemmatizer
 from transforms.parse.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
-from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
+from transforms.records import DEAD_LETTERS, Article, DeadLetter, DeadLetterReason, Enrichment
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -156,7 +156,8 @@ def annotate_batch(nlp, batch: Sequence[Article], batch_size: int,
             kept = [a for doc, a in tokenized if len(doc) <= max_tokens]
             too_long = [(DEAD_LETTERS, DeadLetter(
                 "nlp", "LimitExceeded", f"text of {len(doc)} tokens is over the limit of {max_tokens}",
-                _article_payload(a), a.source)) for doc, a in tokenized if len(doc) > max_tokens]
+                _article_payload(a), a.source, DeadLetterReason.LIMIT_EXCEEDED))
+                for doc, a in tokenized if len(doc) > max_tokens]
             docs = nlp.pipe((doc for doc, _ in tokenized if len(doc) <= max_tokens), batch_size=batch_size)
             return [(None, pair) for pair in zip(kept, annotate_docs(zip(docs, kept)))] + too_long
     except Exception as err:
@@ -164,7 +165,7 @@ def annotate_batch(nlp, batch: Sequence[Article], batch_size: int,
             return [output for article in batch for output in annotate_batch(nlp, [article], batch_size, max_tokens)]
         _LOGGER.exception("annotation failed for article %s", batch[0].id)
         return [(DEAD_LETTERS, DeadLetter("nlp", type(err).__name__, str(err), _article_payload(batch[0]),
-                                          batch[0].source))]
+                                          batch[0].source, DeadLetterReason.UNEXPECTED_ERROR))]
 
 
 # -- a pool of processes that run annotate_batch ---------------------------------------------------

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from transforms.parse.pubtime import format_offset, format_utc, parse_publication_time
-from transforms.records import Article, RawMessage
+from transforms.records import Article, DeadLetterReason, RawMessage
 
 __all__ = [
     "DEFAULT_MAX_TEXT_CHARS",
@@ -52,7 +52,15 @@ _TRACKING_PARAM = re.compile(r"^(?:utm_.*|fbclid|gclid|ref|cmpid|ocid)$", re.IGN
 
 
 class ArticleParseError(ValueError):
-    """The message cannot become an article; the message says why."""
+    """The message cannot become an article: ``reason`` is its class, the message says why."""
+
+    def __init__(self, reason: DeadLetterReason, message: str):
+        super().__init__(reason, message)
+        self.reason = reason
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -65,15 +73,15 @@ class ParseLimits:
 def parse_message(message: RawMessage, limits: ParseLimits = ParseLimits()) -> Article:
     """Turn one raw message into an Article, or raise ArticleParseError."""
     if len(message.payload) > limits.max_payload_bytes:
-        raise ArticleParseError(f"payload of {len(message.payload)} bytes is over the limit of {limits.max_payload_bytes}")
+        raise ArticleParseError(DeadLetterReason.PAYLOAD_TOO_LARGE, f"payload of {len(message.payload)} bytes is over the limit of {limits.max_payload_bytes}")
     try:
         decoded = message.payload.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ArticleParseError(f"payload is not valid UTF-8 ({err.reason} at byte {err.start})") from None
+        raise ArticleParseError(DeadLetterReason.NOT_UTF8, f"payload is not valid UTF-8 ({err.reason} at byte {err.start})") from None
     if "\x00" in decoded:
-        raise ArticleParseError("payload contains NUL bytes")
+        raise ArticleParseError(DeadLetterReason.NUL_BYTES, "payload contains NUL bytes")
     if not decoded.strip():
-        raise ArticleParseError("payload is empty")
+        raise ArticleParseError(DeadLetterReason.EMPTY, "payload is empty")
     kind = message.content_kind
     if kind == "auto":
         kind = "json" if _is_json_document(decoded) else "text"
@@ -84,14 +92,14 @@ def parse_message(message: RawMessage, limits: ParseLimits = ParseLimits()) -> A
         fields = _fields_from_page(decoded)
     text = fields["text"]
     if not text.strip():
-        raise ArticleParseError("article has no body text")
+        raise ArticleParseError(DeadLetterReason.NO_TEXT, "article has no body text")
     if len(text) > limits.max_text_chars:
-        raise ArticleParseError(f"text of {len(text)} characters is over the limit of {limits.max_text_chars}")
+        raise ArticleParseError(DeadLetterReason.TEXT_TOO_LARGE, f"text of {len(text)} characters is over the limit of {limits.max_text_chars}")
     longest = max(map(len, text.split()), default=0)
     if longest > limits.max_word_chars:
-        raise ArticleParseError(f"a word of {longest} characters is over the limit of {limits.max_word_chars}")
+        raise ArticleParseError(DeadLetterReason.WORD_TOO_LARGE, f"a word of {longest} characters is over the limit of {limits.max_word_chars}")
     if _looks_like_html(text):
-        raise ArticleParseError("text is HTML markup, not plain text")
+        raise ArticleParseError(DeadLetterReason.HTML_MARKUP, "text is HTML markup, not plain text")
     published = fields.get("published")
     if published is not None and published.utc - ingested > _MAX_PUBLISHED_AHEAD:
         published = None  # a page header dated past the ingest time (a field's date is checked by pubtime)
@@ -231,11 +239,11 @@ def _load_object(decoded: str) -> dict:
     try:
         obj = orjson.loads(decoded)
     except orjson.JSONDecodeError as err:
-        raise ArticleParseError(f"invalid JSON: {err}") from None
+        raise ArticleParseError(DeadLetterReason.INVALID_JSON, f"invalid JSON: {err}") from None
     except RecursionError:
-        raise ArticleParseError("JSON nested too deeply") from None
+        raise ArticleParseError(DeadLetterReason.INVALID_JSON, "JSON nested too deeply") from None
     if not isinstance(obj, dict):
-        raise ArticleParseError(f"JSON article must be an object, got {type(obj).__name__}")
+        raise ArticleParseError(DeadLetterReason.NOT_AN_OBJECT, f"JSON article must be an object, got {type(obj).__name__}")
     return obj
 
 
@@ -244,17 +252,17 @@ def _optional_str(obj: dict, key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ArticleParseError(f"field {key!r} must be a string, got {type(value).__name__}")
+        raise ArticleParseError(DeadLetterReason.BAD_FIELD, f"field {key!r} must be a string, got {type(value).__name__}")
     return value.strip() or None
 
 
 def _fields_from_object(obj: dict, ingested: datetime) -> dict:
     text = obj.get("text", obj.get("body"))
     if not isinstance(text, str):
-        raise ArticleParseError("article object needs a string field 'text' or 'body'")
+        raise ArticleParseError(DeadLetterReason.MISSING_TEXT, "article object needs a string field 'text' or 'body'")
     raw_id = obj.get("id")
     if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
-        raise ArticleParseError(f"field 'id' must be a string or an integer, got {type(raw_id).__name__}")
+        raise ArticleParseError(DeadLetterReason.BAD_FIELD, f"field 'id' must be a string or an integer, got {type(raw_id).__name__}")
     fields: dict[str, Any] = {
         "id": str(raw_id) if raw_id is not None and str(raw_id).strip() else None,
         "text": text,
@@ -269,7 +277,7 @@ def _fields_from_object(obj: dict, ingested: datetime) -> dict:
     raw_published = obj.get("published_at")
     if raw_published is not None:
         if isinstance(raw_published, bool) or not isinstance(raw_published, (str, int, float)):
-            raise ArticleParseError(f"field 'published_at' must be a string or a number, got {type(raw_published).__name__}")
+            raise ArticleParseError(DeadLetterReason.BAD_FIELD, f"field 'published_at' must be a string or a number, got {type(raw_published).__name__}")
         published = parse_publication_time(raw_published, now=ingested)
         if published is not None:
             fields["published"], fields["published_source"] = published, "field"

@@ -8,7 +8,7 @@ import apache_beam as beam
 
 from transforms import metrics
 from transforms.parse.article import ArticleParseError, ParseLimits, parse_message
-from transforms.records import DEAD_LETTERS, DeadLetter, RawMessage
+from transforms.records import DEAD_LETTERS, DeadLetter, DeadLetterReason, RawMessage
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -21,10 +21,12 @@ class _ParseArticleFn(beam.DoFn):
         try:
             yield metrics.timed_call("parse", parse_message, message, self._limits)
         except ArticleParseError as err:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("parse", "ArticleParseError", str(err), message.payload, message.source))
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("parse", "ArticleParseError", str(err), message.payload, message.source,
+                                                                             err.reason))
         except Exception as err:  # a parser bug must not stop the stream: the message is kept as a dead letter
             _LOGGER.exception("parse failed unexpectedly for %s", dict(message.source))
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("parse", type(err).__name__, str(err), message.payload, message.source))
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("parse", type(err).__name__, str(err), message.payload, message.source,
+                                                                             DeadLetterReason.UNEXPECTED_ERROR))
 
 
 class ParseArticles(beam.PTransform):

@@ -8,7 +8,7 @@ import pytest
 
 from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig, security_from_env
 from transforms.kafka.serde import encode_dead_letter, encode_record, message_from_record, record_size
-from transforms.records import DeadLetter
+from transforms.records import DeadLetter, DeadLetterReason
 
 Record = namedtuple("Record", "topic partition offset timestamp key value")
 
@@ -34,7 +34,8 @@ def test_a_record_is_keyed_by_its_id():
 
 def test_a_dead_letter_is_cut_until_it_fits_the_topic():
     payload = b'"\x01' * 50_000  # JSON escaping grows this payload about six times
-    dead = DeadLetter("parse", "ArticleParseError", "bad", payload, {"topic": "in", "partition": 1, "offset": 7})
+    dead = DeadLetter("parse", "ArticleParseError", "bad", payload, {"topic": "in", "partition": 1, "offset": 7},
+                      DeadLetterReason.INVALID_JSON)
     key, value = encode_dead_letter(dead, max_bytes=20_000)
     assert key == b"in/1/7"
     assert record_size(key, value) <= 20_000

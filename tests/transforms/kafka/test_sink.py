@@ -11,7 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.kafka.config import KafkaSinkConfig
 from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
-from transforms.records import DeadLetter
+from transforms.records import DeadLetter, DeadLetterReason
 
 pytestmark = pytest.mark.kafka
 
@@ -52,7 +52,7 @@ def test_a_dead_letter_with_a_huge_payload_is_truncated_to_fit_its_topic(kafka, 
     dlq = kafka.create_topic(kafka_names("dlq"), configs={"max.message.bytes": "30000"})
     payload = b"\xff" + b"y" * 300_000  # not UTF-8: kept as base64, which grows it by a third
     dead_letter = DeadLetter("parse", "ArticleParseError", "payload is not valid UTF-8", payload,
-                             {"topic": "in", "partition": 3, "offset": 99})
+                             {"topic": "in", "partition": 3, "offset": 99}, DeadLetterReason.NOT_UTF8)
     with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as root:
         _ = root | beam.Create([dead_letter]) | WriteDeadLettersToKafka(KafkaSinkConfig(kafka.connection, dlq))
     (dead,) = kafka.read_all(dlq)
