@@ -24,6 +24,11 @@ _NOUN_TARGET_PREPS = frozenset({"of", "for", "against", "on", "over", "into"})
 _NOUN_ACTOR_PREPS = frozenset({"by", "between", "among"})
 _TIME_ENTITY_LABELS = frozenset({"DATE", "TIME"})
 _MANNER_PREPS = frozenset({"in", "with", "through", "via"})
+# Verb + noun idioms whose noun is no participant (PropBank multi-word predicates): "the vote took
+# place" (its subject is the Arg1 of take_place), "rebels took part".
+_FIXED_OBJECTS = {"take": ("place", "part"), "make": ("sure",)}
+_UNDERGOER_IDIOMS = {("take", "place")}
+_FIXED_NOUNS = frozenset(noun for nouns in _FIXED_OBJECTS.values() for noun in nouns)  # checked before the lemma
 
 
 def roles(token, trigger_ids):
@@ -41,6 +46,12 @@ def roles(token, trigger_ids):
         actor = _phrase(first_child(agent, ("pobj",)))
     if passive_subject is not None:
         target = _phrase(passive_subject)
+    if obj is not None and _is_amount(obj) and lemma(token).lower() in UNACCUSATIVE_VERBS:
+        obj = None  # "fell 5%": an extent; the subject is the Arg1
+    idiom_undergoer = False
+    if obj is not None and obj.lower_ in _FIXED_NOUNS and obj.lower_ in _FIXED_OBJECTS.get(lemma(token).lower(), ()):
+        idiom_undergoer = (lemma(token).lower(), obj.lower_) in _UNDERGOER_IDIOMS
+        obj = None  # "took place", "took part": the noun is part of the predicate, not a participant
     if obj is not None:
         target = _relative_antecedent(token, obj) if obj.lower_ in _RELATIVE_PRONOUNS and token.dep_ == "relcl" else _phrase(obj)
     if subject is not None:
@@ -48,14 +59,14 @@ def roles(token, trigger_ids):
             span = _relative_antecedent(token, subject)
         else:
             span = _phrase(subject)
-        if _undergoer_subject(token, obj):
+        if idiom_undergoer or _undergoer_subject(token, obj):
             target = target or span
         else:
             actor = span
     elif passive_subject is None:
         shared, shared_is_target = _implicit_subject(token)
         if shared is not None:
-            if shared_is_target or _is_passive(token) or _undergoer_subject(token, obj):
+            if shared_is_target or idiom_undergoer or _is_passive(token) or _undergoer_subject(token, obj):
                 target = target or shared
             else:
                 actor = actor or shared
@@ -84,8 +95,16 @@ def participant(text, trigger, span, trigger_ids):
 
 
 def _undergoer_subject(token, obj) -> bool:
-    """The subject of a copula or of an unaccusative verb used intransitively is its Arg1."""
+    """The subject of a copula or of an unaccusative verb used intransitively is its Arg1 (an amount
+    object has been dropped by then: "shares fell 5%", PropBank rise.01/fall.01 Arg2-EXT)."""
     return token.pos_ == "AUX" or (obj is None and lemma(token).lower() in UNACCUSATIVE_VERBS)
+
+
+_AMOUNT_ENTITIES = frozenset({"PERCENT", "MONEY", "QUANTITY", "CARDINAL"})
+
+
+def _is_amount(token) -> bool:
+    return token.ent_type_ in _AMOUNT_ENTITIES or token.like_num or token.lower_ in ("%", "percent", "cent")
 
 
 def _is_passive(token) -> bool:
@@ -101,7 +120,8 @@ def _implicit_subject(token, depth: int = 0):
         return None, False
     if dep == "acl" and head.pos_ in ("NOUN", "PROPN", "PRON"):
         if token.tag_ == "VBN":
-            return _phrase(head), True  # "the team formed to look": the team was formed
+            # "the team formed to look": the team was formed; the noun's span stops before the participle
+            return _phrase(head, stop_at=token), True
         if token.tag_ == "VB" and head.dep_ in ("dobj", "pobj") and any(c.tag_ == "TO" for c in token.children):
             # "EADS won a contract to supply tankers": the winner supplies
             clause = head.head.head if head.dep_ == "pobj" else head.head
@@ -124,6 +144,10 @@ def _implicit_subject(token, depth: int = 0):
                 return _relative_antecedent(head, subject), False
             return _phrase(subject), False
         passive_subject = first_child(head, ("nsubjpass",))
+        if passive_subject is not None and dep == "xcomp":
+            # raising under a passive (PropBank: the raised subject belongs to the infinitive):
+            # "the plant is expected to be sold" (Arg1, the infinitive is passive), "X is set to buy Y" (Arg0)
+            return _phrase(passive_subject), False
         if passive_subject is not None:
             # "was sold and delivered": a passive conjunct shares the target; an active one cannot use it
             return (_phrase(passive_subject), True) if dep == "conj" and _is_passive(token) else (None, False)

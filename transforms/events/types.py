@@ -115,6 +115,7 @@ marathon match mutiny negotiation offensive operation ouster outcry overthrow pa
 playoff poll pullout quake rebellion rebound referendum reform reshuffle retreat revolution robbery
 sanction session siege slowdown spill stampede standoff strike takeover theft tornado tournament
 tsunami uprising violence wildfire windfall
+destruction construction reduction resumption intervention expansion
 """.split())
 
 # Nominalization suffixes with the endings their verb may have lost: "agreement" <- "agree",
@@ -209,7 +210,10 @@ UNACCUSATIVE_VERBS = frozenset("""
 arrive appear arise collapse come crash decline decrease die disappear drop emerge end exist expire
 fail fall go grow happen increase land occur remain rise rise sink slide slip soar stand stay
 surge tumble vanish
+plunge plummet slump jump climb dip rebound recover edge
 """.split())
+# The last line: movements of a price or index (PropBank rise.01, fall.01 frames: the thing moving is
+# Arg1), added from the frames for business news in general, not from a dev folder.
 
 # Verb lemmas that are not events when they head a clause of their own.
 NON_EVENT_VERBS = frozenset({"include", "accord", "base", "regard", "relate", "concern", "involve"})

@@ -129,8 +129,10 @@ _GRANULARITY_RANK = {"day": 0, "week": 1, "month": 2, "quarter": 3, "half": 3, "
 
 
 def _resolve_anaphora(chosen: list[Candidate]) -> None:
-    """"the following year", "the next day": counted from the closest preceding date at least as
-    fine as the unit; from the anchor when the text names none."""
+    """"the following year", "the next day", "a year earlier", "the same day", "that night": counted
+    from the reference time of TimeML/TIDES, the closest preceding date at least as fine as the unit
+    (so the reference moves with each new absolute date the story names); from the anchor when the
+    text names none. Anaphoric expressions do not move the reference themselves."""
     ordered = sorted(chosen, key=lambda c: c.start)
     for i, c in enumerate(ordered):
         if "anaphoric" not in c.extras:
@@ -143,6 +145,8 @@ def _resolve_anaphora(chosen: list[Candidate]) -> None:
             if _GRANULARITY_RANK.get(r.granularity, 9) <= _GRANULARITY_RANK[unit]:
                 try:
                     c.resolved = shifted(r.start.date(), unit, shift)
+                    if "part" in c.extras:
+                        c.resolved = cal.part_of_day(c.resolved.start.date(), c.extras["part"])
                 except (ValueError, OverflowError):
                     break  # keep the value counted from the anchor
                 c.value = c.resolved.value

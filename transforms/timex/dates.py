@@ -20,9 +20,11 @@ from transforms.timex.lexicon import (
     WEEKDAY_NUMBER,
     direction_of,
     month_year_for,
+    number_value,
     pick_date,
     safe_date,
     shift_of,
+    unit_name,
     weekday_date,
     words_before,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "numeric_date_rule",
     "year_rule",
     "decade_rule",
+    "decade_word_rule",
     "century_rule",
     "weekday_rule",
     "relative_day_rule",
@@ -45,6 +48,11 @@ __all__ = [
     "fiscal_rule",
     "season_rule",
     "holiday_rule",
+    "offset_date_rule",
+    "bare_ago_rule",
+    "same_unit_rule",
+    "the_unit_rule",
+    "streak_rule",
 ]
 
 # Each rule is a function(match, ctx) -> Candidate | None, paired with its regex in grammar.RULES.
@@ -155,6 +163,17 @@ def decade_rule(m: re.Match, ctx: Context) -> Candidate | None:
         century = 20 if digit * 10 + 2000 <= ctx.anchor.year else 19
         first = century * 100 + digit * 10
     return date_candidate(m, ctx, cal.decade(first))
+
+
+_DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
+                 "eighties": 8, "nineties": 9}
+
+
+def decade_word_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"the 70s", "the eighties" (TIDES: value 197, 198): the latest such decade not after the anchor."""
+    digit = int(m["digit"]) if m["digit"] else _DECADE_WORDS[m["word"].lower()]
+    century = 20 if digit * 10 + 2000 <= ctx.anchor.year else 19
+    return date_candidate(m, ctx, cal.decade(century * 100 + digit * 10))
 
 
 def century_rule(m: re.Match, ctx: Context) -> Candidate | None:
@@ -270,13 +289,16 @@ def relative_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
 
 
 def shifted(base: date, unit: str, shift: int) -> cal.Resolved:
-    """The day, week, month or year ``shift`` units from ``base``."""
+    """The day, week, month, quarter or year ``shift`` units from ``base``."""
     if unit == "day":
         return cal.day(base + timedelta(days=shift))
     if unit == "week":
         return cal.week(base + timedelta(days=7 * shift))
     if unit == "month":
         return cal.month(*cal.shift_month(base.year, base.month, shift))
+    if unit == "quarter":
+        index = base.year * 4 + (base.month - 1) // 3 + shift
+        return cal.quarter(index // 4, index % 4 + 1)
     return cal.year(base.year + shift)
 
 
@@ -357,3 +379,75 @@ def holiday_rule(m: re.Match, ctx: Context) -> Candidate | None:
     return date_candidate(m, ctx, cal.day(d))
 
 
+
+
+# ---------------------------------------------------------------- relative dates (TIDES 2005, sec. 4.2)
+# "three years ago" is a point in time, not a length: TIDES/TimeML value it as the date that far
+# back from the reference time, at the granularity of the unit ("two weeks ago" -> a week value),
+# and "years ago" (no number) as PAST_REF. "a year earlier", "two days later" count from the time
+# the narrative is at (the last mentioned date; the publication date when the text names none).
+# Source: the guidelines' examples (tests/transforms/test_timex_guidelines.py), not a dev folder.
+
+_OFFSET_UNITS = {"day": "day", "week": "week", "fortnight": "week", "month": "month", "year": "year",
+                 "decade": "decade"}
+
+
+def offset_date_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    direction = m["dir"].lower()
+    unit = unit_name(m["unit"])
+    amount = number_value(re.sub(r"\s+", " ", m["quant"].lower()))
+    if amount is None:  # "several years ago": a vague point in the past
+        return Candidate(m.start(), m.end(), "DATE", "PAST_REF") if direction == "ago" else None
+    if unit not in _OFFSET_UNITS or amount != int(amount) or amount <= 0:
+        return None  # "two hours ago" (a clock time we cannot place), "two and a half years ago"
+    n = int(amount) * (2 if unit == "fortnight" else 1)
+    unit = _OFFSET_UNITS[unit]
+    if unit == "decade":
+        if direction != "ago":
+            return None
+        return date_candidate(m, ctx, cal.decade(ctx.anchor.year // 10 * 10 - 10 * n))
+    shift = n if direction == "later" else -n
+    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, shift))
+    if direction != "ago":
+        candidate.extras["anaphoric"] = (unit, shift)
+    return candidate
+
+
+def bare_ago_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"years ago", "decades ago": TimeML PAST_REF."""
+    return Candidate(m.start(), m.end(), "DATE", "PAST_REF")
+
+
+def same_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"the same day", "that week", "that year": the unit of the time the narrative is at (TimeML
+    reference time), resolved in the anaphora pass; the publication date's unit when none precedes."""
+    unit = m["unit"].lower()
+    if unit in PARTS_OF_DAY:  # "that night", "the same morning": a part of the reference day
+        part = PARTS_OF_DAY[unit]
+        resolved = cal.part_of_day(ctx.anchor, part)
+        candidate = Candidate(m.start(), m.end(), "TIME", resolved.value, resolved)
+        candidate.extras["anaphoric"] = ("day", 0)
+        candidate.extras["part"] = part
+        return candidate
+    return _reference_unit(m, ctx, unit)
+
+
+def the_unit_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"profit for the quarter", "sales in the year": a definite calendar unit after a preposition is
+    the unit of the reference time (TimeML annotates it as a DATE), like "the same year"."""
+    unit = m["unit"].lower()
+    return _reference_unit(m, ctx, unit, start=m.start("span"))
+
+
+def streak_rule(m: re.Match, ctx: Context) -> Candidate | None:
+    """"for a second consecutive day", "the third straight week": the unit the streak has reached, that
+    of the reference time (the day of the report when the text names no other): a DATE, not a length."""
+    unit = m["unit"].lower()
+    return _reference_unit(m, ctx, unit)
+
+
+def _reference_unit(m: re.Match, ctx: Context, unit: str, start: int | None = None) -> Candidate:
+    """The ``unit`` of the reference time: the anchor's until the anaphora pass finds a prior date."""
+    candidate = date_candidate(m, ctx, shifted(ctx.anchor, unit, 0), start=start)
+    candidate.extras["anaphoric"] = (unit, 0)
+    return candidate

@@ -29,17 +29,23 @@ from transforms.timex.lexicon import (
     unit_name,
 )
 from transforms.timex.dates import (
+    bare_ago_rule,
     bare_month_rule,
     century_rule,
     decade_rule,
+    decade_word_rule,
     fiscal_rule,
     holiday_rule,
     month_day_year_rule,
     month_year_rule,
     numeric_date_rule,
+    offset_date_rule,
     quarter_rule,
     relative_day_rule,
     relative_unit_rule,
+    same_unit_rule,
+    streak_rule,
+    the_unit_rule,
     season_rule,
     weekday_rule,
     year_rule,
@@ -129,7 +135,19 @@ RULES: list[tuple[str, re.Pattern, Callable[[re.Match, Context], Candidate | Non
                            r"|Mondays?|Tuesdays?|Wednesdays?|Thursdays?|Fridays?|Saturdays?|Sundays?)\b)"), set_every_rule),
     ("reference", _compile(r"(?i:\b(?P<word>now|currently|presently|at\s+present|nowadays|these\s+days|right\s+now"
                            r"|at\s+the\s+moment|(?:more\s+|most\s+)?recently|lately|the\s+past|the\s+(?:near\s+)?future"
-                           r"|soon|the\s+present)\b)"), ref_rule),
+                           r"|soon|the\s+present|recent|the\s+(?:recent|distant)\s+past|the\s+distant\s+future"
+                           r"|the\s+(?:long|longer|medium|short)\s+term|the\s+long\s+run)\b)(?!-)"), ref_rule),
+    ("offset_date", _compile(r"(?i:\b" + QUANT + r"[\s-]+" + UNIT + r"\s+(?P<dir>ago|earlier|later)\b)(?!\s+than\b)"),
+     offset_date_rule),
+    ("bare_ago", _compile(r"(?i:\b(?:years|decades|months|centuries)\s+ago\b)"), bare_ago_rule),
+    ("same_unit", _compile(r"(?i:\b(?:the\s+same|that)\s+(?P<unit>day|week|month|year|morning|afternoon|evening|night)\b)(?![-\s]+(?:old|long)\b)"),
+     same_unit_rule),
+    ("the_unit", _compile(r"(?i:\b(?:in|during|for|over|through|throughout)\s+(?P<span>the\s+(?P<unit>year|quarter|month|week))\b)"
+                          r"(?![-\s]+(?:old|long|earlier|later|ago|before|after|of|to|\d)\b)(?!['’]s\b|-)"), the_unit_rule),
+    ("streak", _compile(r"(?i:\b(?:a|the)\s+(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d+(?:st|nd|rd|th))"
+                        r"\s+(?:consecutive|straight|successive|running)\s+(?P<unit>day|week|month|quarter|year)\b)"), streak_rule),
+    ("decade_word", _compile(r"(?i:\bthe\s+(?:(?:early|late|mid)[\s-]+)?(?:(?P<digit>[1-9])0s|(?P<word>twenties|thirties"
+                             r"|forties|fifties|sixties|seventies|eighties|nineties))\b)"), decade_word_rule),
 ]
 
 # the time rule reads alternative group names; normalise them in one place
@@ -203,12 +221,19 @@ _RULE_WORDS = {
                  "biennial", "semiannual", "nightly"},
     "set_every": {"each", "every", "per"},
     "reference": {"now", "currently", "presently", "present", "nowadays", "days", "moment", "recently", "lately",
-                  "past", "future", "soon"},
+                  "past", "future", "soon", "recent", "term", "run"},
+    "offset_date": {"ago", "earlier", "later"},
+    "bare_ago": {"ago"},
+    "same_unit": {"day", "week", "month", "year", "morning", "afternoon", "evening", "night"},
+    "the_unit": {"year", "quarter", "month", "week"},
+    "streak": {"consecutive", "straight", "successive", "running"},
+    "decade_word": {"twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties"},
 }
 _RULE_PATTERNS = {
     "year": r"[12]\d{3}",
     "numeric_date": r"\d[/.-]\d",
     "decade": r"\d0['’]?s\b",
+    "decade_word": r"\b[1-9]0s\b",
     "time": r"\d(?::\d|\s?[apAP]\.?[mM]|\d{3}\s+[GU])",
 }
 _RULE_INDEX = {name: i for i, (name, _, _) in enumerate(RULES)}

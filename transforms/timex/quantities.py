@@ -101,6 +101,9 @@ def duration_rule(m: re.Match, ctx: Context) -> Candidate | None:
     if amount is None and not vague:
         return None
     plural = m["unit"].lower().endswith("s")
+    if unit == "second" and not plural and quant in ("a", "one") \
+            and re.match(r"\s+(?!ago\b|later\b|earlier\b|before\b|after\b|long\b|or\b|and\b)[a-z]", ctx.text[m.end(): m.end() + 12]):
+        return None  # "a second consecutive day", "a second term": the ordinal, not a length
     if quant in ("a", "an"):
         if plural:
             return None
@@ -172,7 +175,13 @@ _REFS = {"now": "PRESENT_REF", "currently": "PRESENT_REF", "presently": "PRESENT
          "nowadays": "PRESENT_REF", "these days": "PRESENT_REF", "right now": "PRESENT_REF",
          "at the moment": "PRESENT_REF", "recently": "PAST_REF", "more recently": "PAST_REF",
          "most recently": "PAST_REF", "lately": "PAST_REF", "the past": "PAST_REF", "the future": "FUTURE_REF",
-         "soon": "FUTURE_REF", "the near future": "FUTURE_REF", "the present": "PRESENT_REF"}
+         "soon": "FUTURE_REF", "the near future": "FUTURE_REF", "the present": "PRESENT_REF",
+         # TimeML 1.2.1 (sec. 2.2.1.4) values these vague points too: "recent" as in "recent talks",
+         # "the recent past", and the horizons "in the long term" / "over the long run" (the future).
+         "recent": "PAST_REF", "the recent past": "PAST_REF", "the distant past": "PAST_REF",
+         "the long term": "FUTURE_REF", "the longer term": "FUTURE_REF", "the long run": "FUTURE_REF",
+         "the medium term": "FUTURE_REF", "the short term": "FUTURE_REF", "the distant future": "FUTURE_REF"}
+_HORIZON_BEFORE = ("in", "into", "for", "over", "of")
 
 
 def ref_rule(m: re.Match, ctx: Context) -> Candidate | None:
@@ -180,6 +189,10 @@ def ref_rule(m: re.Match, ctx: Context) -> Candidate | None:
     if word in ("the past", "the future", "the near future", "the present"):
         before = [w.lower() for w in words_before(ctx, m.start())]
         if not before or before[-1] not in ("in", "into", "for"):
+            return None
+    if word.endswith((" term", " run")):  # "the long-term plan" is excluded by the pattern
+        before = [w.lower() for w in words_before(ctx, m.start())]
+        if not before or before[-1] not in _HORIZON_BEFORE:
             return None
     if word == "now" and ctx.text[m.end(): m.end() + 1] == "-":
         return None  # "the now-cancelled deal"
