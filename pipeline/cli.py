@@ -15,6 +15,12 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
+    """No prefix matching of option names: ``--out`` must not silently become ``--output-topic``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         from pipeline.options import UsageError
 
@@ -116,9 +122,15 @@ def pipeline_config(args, *, bounded: bool = False):
 
 
 def replay_command(args, beam_args: list[str]) -> int:
+    from pipeline.options import UsageError
+    from pipeline.output_paths import OutputPathError, StagedOutputs, resolve_outputs
+
     dlq = args.dlq or _default_dlq_path(args.out)
-    for path in (args.out, dlq):
-        _check_writable(path)
+    check_article_paths(args.paths)
+    try:
+        targets = resolve_outputs([("--out", args.out), ("--dlq", dlq)], args.paths)
+    except OutputPathError as err:
+        raise UsageError(str(err)) from None
     start_nlp_processes(args)
 
     import apache_beam as beam
@@ -131,35 +143,38 @@ def replay_command(args, beam_args: list[str]) -> int:
     from transforms.sinks import WriteJsonLines, encode_dead_letter
 
     options = beam_options(beam_args)
-    files = article_files(args.paths)
     config = pipeline_config(args, bounded=True)
     started = time.time()
-    with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
-        build_graph(
-            root,
-            source=ReadArticleFiles(files, ingest_time=started),
-            record_sink=ShowProgress() | WriteJsonLines(args.out),
-            dead_letter_sink=WriteJsonLines(dlq, encode=encode_dead_letter),
-            config=config,
-        )
-    written, dead = _count_lines(args.out), _count_lines(dlq)
+    # Written beside their targets and renamed over them only once the whole run succeeded (output_paths.py).
+    with StagedOutputs(targets) as staged:
+        out_staged, dlq_staged = staged.staging
+        with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
+            build_graph(
+                root,
+                source=ReadArticleFiles(args.paths, ingest_time=started,
+                                        max_payload_bytes=config.parse_limits.max_payload_bytes),
+                record_sink=ShowProgress() | WriteJsonLines(out_staged),
+                dead_letter_sink=WriteJsonLines(dlq_staged, encode=encode_dead_letter),
+                config=config,
+            )
+        written, dead = _count_lines(out_staged), _count_lines(dlq_staged)
     print(f"news-ingest: {written} records to {args.out}, {dead} dead letters to {dlq} "
           f"in {time.time() - started:.1f} s", file=sys.stderr)
     return 0
 
 
-def article_files(paths: list[str]):
-    """The article files under the given paths, or a usage error naming what is missing."""
+def check_article_paths(paths: list[str]) -> None:
+    """A usage error for a given path that is missing, or when no article file is found under them
+    (listing only up to the first; the source lists everything itself, lazily)."""
     from pipeline.options import UsageError
-    from transforms.files import find_article_files
+    from transforms.files import any_article_file, check_input_paths
 
     try:
-        files = find_article_files(paths)
-    except FileNotFoundError as err:
+        check_input_paths(paths)
+    except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
-    if not files:
+    if not any_article_file(paths):
         raise UsageError(f"no article files (.txt, .json, .jsonl) under {' '.join(paths)}")
-    return files
 
 
 def _default_dlq_path(out: str) -> str:
@@ -167,19 +182,9 @@ def _default_dlq_path(out: str) -> str:
     return stem + ".dlq.jsonl"
 
 
-def _check_writable(path: str) -> None:
-    from pipeline.options import UsageError
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError(f"output {path} is a folder")
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UsageError(f"cannot write {path}: permission denied")
-
-
 def _count_lines(path: str) -> int:
+    if not os.path.exists(path):
+        return 0
     with open(path, "rb") as handle:
         return sum(1 for _ in handle)
 

@@ -197,12 +197,12 @@ def produce_command(args) -> int:
     from kafka.errors import KafkaError
 
     from pipeline.options import UsageError
-    from pipeline.cli import article_files
-    from transforms.files import read_article_file
+    from pipeline.cli import check_article_paths
+    from transforms.files import list_article_files, read_article_file
     from transforms.kafka import admin
 
     connection = connection_from_args(args)
-    files = article_files(args.paths)
+    check_article_paths(args.paths)
     try:
         if args.create_topic:
             admin.create_topics(connection, {args.topic: args.partitions or -1})
@@ -215,10 +215,15 @@ def produce_command(args) -> int:
     sent = skipped = 0
     futures = []
     try:
-        for article_file in files:
+        files = (found for index, given in enumerate(args.paths) for found in list_article_files(index, given))
+        for article_file in files:  # listed lazily, read bounded, only regular files (transforms/file_safety.py)
             for message in read_article_file(article_file, ingest_time=time.time()):
-                where = article_file.name + (f":{message.source['line']}" if "line" in message.source else "")
+                where = message.source["file"] + (f":{message.source['line']}" if "line" in message.source else "")
                 key, value = None, message.payload
+                if message.read_error is not None:
+                    print(f"news-ingest: skipped {where}: {message.read_error}", file=sys.stderr)
+                    skipped += 1
+                    continue
                 if message.content_kind == "json":
                     try:
                         obj = orjson.loads(message.payload)
@@ -274,7 +279,8 @@ def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     from transforms.kafka.config import SECURITY_ENV_PREFIX
 
     default_servers = os.environ.get(SECURITY_ENV_PREFIX + "BOOTSTRAP_SERVERS")
-    parser.add_argument("--bootstrap-servers", required=default_servers is None, default=default_servers,
+    parser.add_argument("--bootstrap-servers", "--bootstrap-server", dest="bootstrap_servers",
+                        required=default_servers is None, default=default_servers,
                         metavar="HOST:PORT[,...]",
                         help=f"Kafka brokers (default: ${SECURITY_ENV_PREFIX}BOOTSTRAP_SERVERS)")
     parser.add_argument("--client-id", default="news-ingest", help="client id shown to the brokers")

@@ -38,6 +38,7 @@ class RawMessage:
     or "auto" (decide from the bytes). ``ingest_time`` is seconds since the epoch:
     the Kafka record timestamp, or the start of the run in replay. ``ordinal``
     orders messages of one source (input position in replay, offset in Kafka).
+    ``read_error`` says why a file could not be read (the message is then a dead letter).
     """
 
     payload: bytes
@@ -45,6 +46,7 @@ class RawMessage:
     ingest_time: float
     content_kind: str = "auto"
     ordinal: int = 0
+    read_error: str | None = None
 
 
 @dataclass(frozen=True)
