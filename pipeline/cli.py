@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline import observability
 
     observability.configure_logging("text", events=False)  # before Beam is imported: it logs at import
-    from pipeline import kafka_job
+    from pipeline import exit_status, kafka_job
     from pipeline.options import UsageError
 
     try:
@@ -212,9 +212,15 @@ def main(argv: list[str] | None = None) -> int:
         return kafka_job.produce_command(args)
     except UsageError as err:
         print(f"news-ingest: error: {err}", file=sys.stderr)
-        return 2
+        return exit_status.USAGE
+    except exit_status.ServiceUnavailable as err:
+        print(f"news-ingest: error: {err}", file=sys.stderr)
+        return exit_status.UNAVAILABLE
+    except exit_status.CredentialsRefused as err:
+        print(f"news-ingest: error: {err}", file=sys.stderr)
+        return exit_status.NO_PERMISSION
     except KeyboardInterrupt:
-        return 130
+        return exit_status.INTERRUPTED
     finally:
         if argv is None:
             # This process's own command line: it ends next. Frozen, the objects Beam and spaCy made

@@ -89,7 +89,7 @@ def run_command(args, beam_args: list[str], *, own_process: bool = False) -> int
             ends = admin.end_offsets(connection, input_topics)
             stop_offsets = tuple((topic, partition, offset) for (topic, partition), offset in sorted(ends.items()))
     except admin.KafkaAdminError as err:
-        raise UsageError(str(err)) from None
+        raise broker_error(err) from None
     config = pipeline_config(args)
     token = f"run-{uuid.uuid4().hex}"
     try:
@@ -209,7 +209,7 @@ def produce_command(args) -> int:
         elif admin.missing_topics(connection, [args.topic]):
             raise UsageError(f"Kafka topic {args.topic!r} does not exist (--create-topic creates it)")
     except admin.KafkaAdminError as err:
-        raise UsageError(str(err)) from None
+        raise broker_error(err) from None
 
     producer = KafkaProducer(acks="all", enable_idempotence=True, linger_ms=5, **connection.client_kwargs())
     sent = skipped = 0
@@ -252,6 +252,15 @@ def produce_command(args) -> int:
     print(f"news-ingest: {sent - len(failed)} messages to {args.topic}"
           + (f", {skipped} skipped" if skipped else "") + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
     return 1 if failed or skipped else 0
+
+
+def broker_error(error) -> Exception:
+    """The CLI error for a KafkaAdminError: its exit status says unreachable (69), credentials or TLS (77), or usage (2)."""
+    from pipeline.exit_status import CredentialsRefused, ServiceUnavailable
+    from pipeline.options import UsageError
+
+    kinds = {"unreachable": ServiceUnavailable, "authentication": CredentialsRefused, "tls": CredentialsRefused}
+    return kinds.get(error.kind, UsageError)(str(error))
 
 
 def connection_from_args(args):
