@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from transforms.files import find_article_files, read_article_file  # noqa: E402
-from transforms.parse import parse_message  # noqa: E402
+from transforms.parse.article import parse_message  # noqa: E402
 
 __all__ = ["Item", "load_seeds", "make_variants", "template_reports", "boilerplate_pairs"]
 

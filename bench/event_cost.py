@@ -6,7 +6,7 @@ Reads article JSON Lines (id, text, published_at; `newseval.py make-input` or be
 writes them), parses every text once with spaCy's nlp.pipe (timed), computes the timexes (not
 timed: they belong to the timex extractor), then times extract_events over the same Docs. Each
 phase runs --repeat times and the fastest run counts, so a busy machine inflates neither side.
-The one-off load of the verb lemma table (transforms.event_types.verb_lemmas) happens before
+The one-off load of the verb lemma table (transforms.events.types.verb_lemmas) happens before
 timing and is printed apart. Prints one JSON object.
 """
 
@@ -18,10 +18,10 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from transforms.event_types import verb_lemmas
+from transforms.events.types import verb_lemmas
 from transforms.events import extract_events
-from transforms.nlp import default_model_name, load_model, publication_anchor
-from transforms.parse import parse_message
+from transforms.nlp.transform import default_model_name, load_model, publication_anchor
+from transforms.parse.article import parse_message
 from transforms.records import RawMessage
 from transforms.timex import extract_timexes
 

@@ -21,8 +21,8 @@ from typing import Callable
 
 import orjson
 
-from transforms.nlp import DEFAULT_BATCH_SIZE, default_model_name, extract_entities, load_model, publication_anchor
-from transforms.parse import parse_message
+from transforms.nlp.transform import DEFAULT_BATCH_SIZE, default_model_name, extract_entities, load_model, publication_anchor
+from transforms.parse.article import parse_message
 from transforms.records import RawMessage
 
 _DEFAULT_DOCS = 600

@@ -182,8 +182,8 @@ def _self_rss_kib() -> int:
 
 def timing(args) -> dict:
     """Each article alone through parse and the NLP DoFn (memory_zone, token limit, spaCy, extractors)."""
-    from transforms.nlp import _AnnotateBatchFn, default_model_name
-    from transforms.parse import parse_message
+    from transforms.nlp.transform import _AnnotateBatchFn, default_model_name
+    from transforms.parse.article import parse_message
     from transforms.records import RawMessage
 
     articles = short_articles(args.count)
@@ -223,8 +223,8 @@ def timing(args) -> dict:
 
 def limits(args) -> dict:
     """The slowest inputs the limits let through, each alone through parse and the NLP DoFn."""
-    from transforms.nlp import DEFAULT_MAX_TOKENS, _AnnotateBatchFn, default_model_name
-    from transforms.parse import DEFAULT_MAX_TEXT_CHARS, DEFAULT_MAX_WORD_CHARS, parse_message
+    from transforms.nlp.transform import DEFAULT_MAX_TOKENS, _AnnotateBatchFn, default_model_name
+    from transforms.parse.article import DEFAULT_MAX_TEXT_CHARS, DEFAULT_MAX_WORD_CHARS, parse_message
     from transforms.records import RawMessage
 
     rng = random.Random(_SEED)

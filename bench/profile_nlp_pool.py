@@ -1,6 +1,6 @@
 """Prototype, measured by bench/throughput.py: the NLP DoFn with a persistent pool of spaCy processes.
 
-Superseded by ``news-ingest replay|run --nlp-processes N`` (transforms/annotate.py, transforms/nlp.py);
+Superseded by ``news-ingest replay|run --nlp-processes N`` (transforms/nlp/annotate.py, transforms/nlp/transform.py);
 kept only so that the tables in BENCHMARKS.md that name ``pool:2`` can be reproduced.
 
     python bench/profile_nlp_pool.py --nlp-processes 2 replay CORPUS.jsonl --out OUT.jsonl [replay options]

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 
 import orjson
 
-from transforms.nlp import annotate_docs, default_model_name, load_model
-from transforms.parse import parse_message
+from transforms.nlp.transform import annotate_docs, default_model_name, load_model
+from transforms.parse.article import parse_message
 from transforms.records import RawMessage
 
 

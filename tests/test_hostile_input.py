@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transforms.events import extract_events
-from transforms.nlp import _AnnotateBatchFn, default_model_name, load_model
-from transforms.parse import ArticleParseError, ParseLimits, parse_message
-from transforms.pubtime import PublicationTime, parse_publication_time
+from transforms.nlp.transform import _AnnotateBatchFn, default_model_name, load_model
+from transforms.parse.article import ArticleParseError, ParseLimits, parse_message
+from transforms.parse.pubtime import PublicationTime, parse_publication_time
 from transforms.records import DEAD_LETTERS, Article, Enrichment, RawMessage
 from transforms.timex import extract_timexes
 
@@ -308,7 +308,7 @@ def _split(outputs):
 @_SETTINGS
 @given(texts=st.lists(_TEXTS.filter(str.strip), min_size=1, max_size=4), anchor=_ANCHORS)
 def test_the_nlp_stage_accounts_for_every_article(annotate, texts, anchor):
-    from transforms.pubtime import format_utc
+    from transforms.parse.pubtime import format_utc
 
     published = format_utc(anchor.utc)
     batch = [_article(text, i, published) for i, text in enumerate(texts)]

@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import TimestampedValue
 
 from transforms.file_safety import FileProblem, open_regular_file, read_bounded, read_lines_bounded, walk_regular_files
-from transforms.parse import DEFAULT_MAX_PAYLOAD_BYTES
+from transforms.parse.article import DEFAULT_MAX_PAYLOAD_BYTES
 from transforms.records import RawMessage
 
 __all__ = ["ARTICLE_SUFFIXES", "MAX_INPUT_PATHS", "ArticleFile", "ordinal_base", "check_input_paths", "list_article_files",

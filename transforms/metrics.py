@@ -293,7 +293,7 @@ def encode_and_count(item, encode: Callable[[Any], str], sink: str) -> str:
 
 # --- reason classes -------------------------------------------------------------------------
 
-# Parse errors all share one exception type; their messages (transforms/parse.py) name the cause.
+# Parse errors all share one exception type; their messages (transforms/parse/article.py) name the cause.
 # tests/transforms/test_metrics.py feeds real bad inputs through parse_message so that a reworded
 # message shows up there, not as a silent "other".
 _PARSE_REASONS = (

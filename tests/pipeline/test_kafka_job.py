@@ -291,7 +291,7 @@ def test_the_run_graph_is_one_fused_stage_on_the_fn_api_runner():
     from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig
     from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
     from transforms.kafka.source import ReadFromKafka
-    from transforms.nlp import default_model_name
+    from transforms.nlp.transform import default_model_name
 
     connection = KafkaConnection(("localhost:9092",))
     root = beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"]))

@@ -150,7 +150,7 @@ def test_a_pool_of_nlp_processes_writes_the_same_records(seed_run, tmp_path):
 ])
 def test_nlp_processes_default_to_the_usable_cores_and_the_batch_size_follows(argv, processes, batch_size):
     from pipeline.cli import build_parser, resolve_nlp_arguments
-    from transforms.annotate import auto_nlp_processes
+    from transforms.nlp.annotate import auto_nlp_processes
 
     rest = (["seeds", "--out", "o.jsonl"] if argv[0] == "replay" else
             ["--bootstrap-servers", "b:9092", "--input-topic", "i", "--output-topic", "o", "--dlq-topic", "d",
@@ -165,7 +165,7 @@ def test_nlp_processes_default_to_the_usable_cores_and_the_batch_size_follows(ar
 def test_usable_cores_heed_a_container_cpu_quota(tmp_path, monkeypatch):
     import os
 
-    from transforms import annotate
+    from transforms.nlp import annotate
 
     quota = tmp_path / "cpu.max"
     monkeypatch.setattr(annotate, "_CGROUP_CPU_MAX", str(quota))

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from transforms import metrics
-from transforms.parse import ParseLimits, parse_message
+from transforms.parse.article import ParseLimits, parse_message
 from transforms.records import Article, DeadLetter, Dedup, RawMessage
 
 
@@ -150,8 +150,8 @@ def test_a_failing_helper_never_raises(monkeypatch, caplog):
     (b'{"text": "' + b"y" * 60 + b'"}', "text_too_large"),
 ])
 def test_parse_errors_get_their_reason_class(payload, reason):
-    """Real parse errors: a reworded message in transforms/parse.py shows up here, not as 'other'."""
-    from transforms.parse import ArticleParseError
+    """Real parse errors: a reworded message in transforms/parse/article.py shows up here, not as 'other'."""
+    from transforms.parse.article import ArticleParseError
 
     limits = ParseLimits(max_payload_bytes=100 if reason == "payload_too_large" else 10_000_000, max_text_chars=50)
     with pytest.raises(ArticleParseError) as caught:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transforms.parse import normalize_text
+from transforms.parse.article import normalize_text
 
 __all__ = [
     "SketchParams",

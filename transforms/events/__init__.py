@@ -2,7 +2,7 @@
 
 ``extract_events(doc, timexes, anchor)`` is the stage's one entry point. Triggers are found here;
 roles (actor = PropBank Arg0, target = Arg1) in ``roles.py``; time, place, flags and type in
-``context.py``; word lists in ``transforms/event_types.py``. docs/events.md documents the rules.
+``context.py``; word lists in ``transforms/events/types.py``. docs/events.md documents the rules.
 
 Guarantees: pure (no I/O; the verb lemma table is read once from the installed spaCy model),
 deterministic, one event per trigger token, events in text order, every span an offset pair into
@@ -15,7 +15,7 @@ import logging
 
 from spacy import symbols as spacy_symbols
 
-from transforms.event_types import EVENTIVE_NOUNS, NON_EVENT_VERBS, NON_EVENTIVE_NOUNS, nominalized_verb, verb_lemmas
+from transforms.events.types import EVENTIVE_NOUNS, NON_EVENT_VERBS, NON_EVENTIVE_NOUNS, nominalized_verb, verb_lemmas
 from transforms.events.context import (
     according_to,
     attach_locations,
@@ -29,7 +29,7 @@ from transforms.events.context import (
     share_with_light_verbs,
 )
 from transforms.events.roles import participant, roles, span_dict
-from transforms.lemmas import lemma
+from transforms.nlp.lemmas import lemma
 
 __all__ = ["extract_events", "is_trigger"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from transforms.event_types import LIGHT_VERBS, REPORTING_VERBS, event_type
+from transforms.events.types import LIGHT_VERBS, REPORTING_VERBS, event_type
 from transforms.events.roles import first_child
-from transforms.lemmas import lemma
+from transforms.nlp.lemmas import lemma
 
 __all__ = ["attach_timexes", "attach_locations", "share_with_light_verbs", "published_date", "negated", "modality", "reported",
            "according_to", "quoted_ranges", "event_type_of"]

@@ -9,8 +9,8 @@ participles, relative clauses); a noun's possessor and "of"/"by" phrases.
 
 from __future__ import annotations
 
-from transforms.event_types import LIGHT_VERBS, UNACCUSATIVE_VERBS, UNDERGOER_NOUNS
-from transforms.lemmas import lemma
+from transforms.events.types import LIGHT_VERBS, UNACCUSATIVE_VERBS, UNDERGOER_NOUNS
+from transforms.nlp.lemmas import lemma
 
 __all__ = ["roles", "participant", "span_dict", "first_child"]
 

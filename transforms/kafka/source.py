@@ -16,7 +16,7 @@ Guarantees (at-least-once):
       finalize_checkpoint()  -> OffsetCommit to the group
 
   so a committed offset only covers records already acknowledged by the broker (acks=all).
-  ``tests/transforms/test_kafka_source.py`` checks this order. A crash before the commit replays the
+  ``tests/transforms/kafka/test_source.py`` checks this order. A crash before the commit replays the
   bundle: records can be written twice, never lost. Runners that split the graph into several stages
   must be checked again before use.
 * Start: committed group offsets; partitions without one start at ``start_from`` (earliest/latest).

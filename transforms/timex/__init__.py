@@ -22,7 +22,7 @@ import logging
 import re
 from datetime import date
 
-from transforms.pubtime import PublicationTime
+from transforms.parse.pubtime import PublicationTime
 from transforms.timex import calendar as cal
 from transforms.timex.dates import shifted
 from transforms.timex.grammar import PATTERN_TRIGGERS, RULES, WINDOW_AFTER, WINDOW_BEFORE, WORD, WORD_TRIGGERS

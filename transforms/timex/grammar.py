@@ -172,7 +172,7 @@ RULES[_TIME_INDEX] = (RULES[_TIME_INDEX][0], RULES[_TIME_INDEX][1], _time_entry)
 # A rule runs only near its trigger words or trigger patterns: one cheap word scan and a few
 # digit-first patterns find them, then each rule's regex runs in windows around its triggers.
 # This keeps extraction within the cost budget (bench/extract_cost.py); windows are wide enough
-# that the windowed search finds what a full search would (tests/transforms/test_timex.py).
+# that the windowed search finds what a full search would (tests/transforms/timex/test_timex.py).
 
 WINDOW_BEFORE, WINDOW_AFTER = 50, 60
 

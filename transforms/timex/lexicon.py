@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-from transforms.pubtime import ZONE_ABBREVIATIONS
+from transforms.parse.pubtime import ZONE_ABBREVIATIONS
 from transforms.timex import calendar as cal
 from transforms.timex.tense import FUTURE, PAST
 

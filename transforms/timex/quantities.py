@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from transforms.pubtime import ZONE_ABBREVIATIONS
+from transforms.parse.pubtime import ZONE_ABBREVIATIONS
 from transforms.timex import calendar as cal
 from transforms.timex.lexicon import (
     Candidate,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transforms.lemmas import lemma
+from transforms.nlp.lemmas import lemma
 
 __all__ = ["PAST", "FUTURE", "PRESENT", "UNKNOWN", "direction"]
 

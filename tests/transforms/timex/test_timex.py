@@ -7,7 +7,7 @@ import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.pubtime import PublicationTime, parse_publication_time
+from transforms.parse.pubtime import PublicationTime, parse_publication_time
 from transforms.timex import extract_timexes
 
 KEYS = {"text", "type", "value", "start", "end", "interval"}
@@ -238,7 +238,7 @@ def test_records_match_the_output_schema(nlp):
     from pathlib import Path
 
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads((Path(__file__).parents[2] / "transforms/schema/enriched-article.v1.json").read_text())
+    schema = json.loads((Path(__file__).parents[3] / "transforms/schema/enriched-article.v1.json").read_text())
     item = dict(schema["properties"]["timexes"]["items"], **{"$defs": schema["$defs"]})
     text = "In the 10th century, on 11 December 2009 at 18:00 UTC, for two years, every week, now."
     found = _timexes(nlp, "2020-08-18", text)

@@ -4,10 +4,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from transforms.parse import ArticleParseError, article_id, canonical_url, normalize_text, parse_message, split_raw_page
+from transforms.parse.article import ArticleParseError, article_id, canonical_url, normalize_text, parse_message, split_raw_page
 from transforms.records import RawMessage
 
-SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_8e0deb087ab3057e.txt"
+SEED = Path(__file__).resolve().parents[3] / "seeds" / "000_8e0deb087ab3057e.txt"
 NOW = 1_750_000_000.0
 
 
@@ -111,7 +111,7 @@ def test_malformed_messages_raise_a_parse_error_with_a_reason(payload, reason):
 
 
 def test_text_over_the_limit_is_rejected():
-    from transforms.parse import ParseLimits
+    from transforms.parse.article import ParseLimits
 
     with pytest.raises(ArticleParseError, match="over the limit"):
         parse_message(message({"text": "x" * 101}), ParseLimits(max_text_chars=100))
@@ -140,7 +140,7 @@ def test_parse_articles_transform_splits_articles_and_dead_letters():
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from transforms.parse import ParseArticles
+    from transforms.parse.transform import ParseArticles
 
     messages = [message({"id": "a", "text": "Fine."}), message(b"{broken", source={"file": "x", "line": 2})]
     with TestPipeline(runner="FnApiRunner") as p:

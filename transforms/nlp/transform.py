@@ -1,6 +1,6 @@
 """NLP stage: spaCy over batches of articles, then the extractors (entities, timexes, events) on each Doc.
 
-The work itself is ``transforms.annotate.annotate_batch`` (no Beam there); these are its DoFns.
+The work itself is ``transforms.nlp.annotate.annotate_batch`` (no Beam there); these are its DoFns.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Sequence
 
 import apache_beam as beam
 
-from transforms.annotate import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, DEFAULT_NLP_PROCESSES, annotate_batch,
+from transforms.nlp.annotate import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, DEFAULT_NLP_PROCESSES, annotate_batch,
                                  annotate_docs, annotate_in_pool, default_model_name, extract_entities, load_model,
                                  publication_anchor, take_pool)
 from transforms.records import DEAD_LETTERS, Article

@@ -1,9 +1,9 @@
-"""Parse stage: raw scraped pages and article objects into Articles with a stable id and a UTC publication time."""
+"""Raw scraped pages and article objects into Articles with a stable id and a UTC publication time (no Beam here;
+the DoFn is in ``transforms.parse.transform``)."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -11,12 +11,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import apache_beam as beam
 import orjson
 
-from transforms import metrics
-from transforms.pubtime import format_offset, format_utc, parse_publication_time
-from transforms.records import DEAD_LETTERS, Article, DeadLetter, RawMessage
+from transforms.parse.pubtime import format_offset, format_utc, parse_publication_time
+from transforms.records import Article, RawMessage
 
 __all__ = [
     "DEFAULT_MAX_TEXT_CHARS",
@@ -27,10 +25,7 @@ __all__ = [
     "article_id",
     "canonical_url",
     "normalize_text",
-    "ParseArticles",
 ]
-
-_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_TEXT_CHARS = 200_000
 DEFAULT_MAX_PAYLOAD_BYTES = 2_000_000
@@ -283,31 +278,3 @@ def _fields_from_object(obj: dict, ingested: datetime) -> dict:
 
 def _fields_from_page(decoded: str) -> dict:
     return split_raw_page(decoded)
-
-
-class _ParseArticleFn(beam.DoFn):
-    def __init__(self, limits: ParseLimits):
-        self._limits = limits
-
-    def process(self, message: RawMessage):
-        if message.read_error is not None:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("read", "UnreadableFile", message.read_error, message.payload, message.source))
-            return
-        try:
-            yield metrics.timed_call("parse", parse_message, message, self._limits)
-        except ArticleParseError as err:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("parse", "ArticleParseError", str(err), message.payload, message.source))
-        except Exception as err:  # a parser bug must not stop the stream: the message is kept as a dead letter
-            _LOGGER.exception("parse failed unexpectedly for %s", dict(message.source))
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("parse", type(err).__name__, str(err), message.payload, message.source))
-
-
-class ParseArticles(beam.PTransform):
-    """RawMessage -> Article, with a ``dead_letters`` output for what cannot be parsed."""
-
-    def __init__(self, limits: ParseLimits = ParseLimits()):
-        super().__init__()
-        self._limits = limits
-
-    def expand(self, messages):
-        return messages | "ParseArticle" >> beam.ParDo(_ParseArticleFn(self._limits)).with_outputs(DEAD_LETTERS, main="articles")

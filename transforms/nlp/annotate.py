@@ -16,8 +16,8 @@ import re
 from typing import Iterable, Sequence
 
 from transforms import metrics
-from transforms.lemmas import defer_lemmatizer
-from transforms.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
+from transforms.nlp.lemmas import defer_lemmatizer
+from transforms.parse.pubtime import ZONE_ABBREVIATIONS, PublicationTime, parse_offset, parse_publication_time
 from transforms.records import DEAD_LETTERS, Article, DeadLetter, Enrichment
 
 __all__ = [
@@ -95,7 +95,7 @@ def model_installed(name: str) -> bool:
 
 
 def load_model(name: str):
-    """The model, with its rule lemmatizer run on demand (``transforms.lemmas``), not over every token."""
+    """The model, with its rule lemmatizer run on demand (``transforms.nlp.lemmas``), not over every token."""
     import spacy
 
     nlp = spacy.load(name)
@@ -171,7 +171,7 @@ def annotate_batch(nlp, batch: Sequence[Article], batch_size: int,
 #
 # The pool's processes are forked by multiprocessing's forkserver: a clean, single-threaded process
 # of its own, so forking is safe however many threads the pipeline's process has. ``start_pool`` has
-# the forkserver load the model (transforms/nlp_preload.py) while this process goes on importing Beam
+# the forkserver load the model (transforms/nlp/preload.py) while this process goes on importing Beam
 # and building the pipeline; every pool process forked from it then shares that one model.
 
 _PRELOAD_ENV = "NEWS_INGEST_PRELOAD_MODEL"  # how start_pool names the model to the forkserver
@@ -191,7 +191,7 @@ def start_pool(model_name: str, processes: int) -> None:
 
     if processes < 2 or forkserver._forkserver._forkserver_pid is not None:
         return
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["transforms.nlp_preload"])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["transforms.nlp.preload"])
     os.environ[_PRELOAD_ENV] = model_name  # the forkserver inherits this process's environment
     try:
         forkserver.ensure_running()

@@ -9,7 +9,7 @@ its own, and fails there with the error a user can act on.
 import logging
 import os
 
-from transforms import annotate
+from transforms.nlp import annotate
 
 _MODEL = os.environ.get(annotate._PRELOAD_ENV)
 if _MODEL:

@@ -10,7 +10,7 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 from concurrent.futures.process import BrokenProcessPool
 
-from transforms.nlp import AnnotateArticles, _AnnotateBatchFn, _PooledAnnotateBatchFn, default_model_name
+from transforms.nlp.transform import AnnotateArticles, _AnnotateBatchFn, _PooledAnnotateBatchFn, default_model_name
 from transforms.records import DEAD_LETTERS, Article
 
 pytestmark = pytest.mark.slow
@@ -86,12 +86,12 @@ def test_a_pool_needs_two_processes_and_the_transform_at_least_one():
 
 _PROBE = """
 import sys
-from transforms import annotate
+from transforms.nlp import annotate
 model = sys.argv[1]
 annotate.start_pool(annotate.default_model_name(), 2)
 __import__("threading").Thread(target=__import__("time").sleep, args=(5,), daemon=True).start()  # as in a pipeline
 probe = ("(lambda a: (a._POOL_WORK[0] is (a._PRELOADED or (None, None))[1], __import__('gc').get_freeze_count() > 0))"
-         "(__import__('transforms.annotate').annotate)")
+         "(__import__('transforms.nlp.annotate').nlp.annotate)")
 pool = annotate.take_pool(model, 8, 2)
 print(pool.submit(eval, probe).result())
 pool.shutdown()
@@ -109,7 +109,7 @@ def test_pool_processes_share_the_model_the_forkserver_loaded_else_load_their_ow
     name = default_model_name()
     # Not the same model name: the model's own directory, so the processes must load it themselves.
     model = name if same_model else str(next(spacy.util.get_package_path(name).glob("*/config.cfg")).parent)
-    done = subprocess.run([sys.executable, "-c", _PROBE, model], cwd=Path(__file__).resolve().parents[2],
+    done = subprocess.run([sys.executable, "-c", _PROBE, model], cwd=Path(__file__).resolve().parents[3],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     shared, frozen = eval(done.stdout.strip())

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.pubtime import (
+from transforms.parse.pubtime import (
     PublicationTime,
     format_offset,
     format_utc,

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from transforms.event_types import EVENT_TYPES, FALLBACK_TYPE, event_type, nominalized_verb, verb_lemmas
+from transforms.events.types import EVENT_TYPES, FALLBACK_TYPE, event_type, nominalized_verb, verb_lemmas
 from transforms.events import extract_events
-from transforms.pubtime import PublicationTime
+from transforms.parse.pubtime import PublicationTime
 
-SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_8e0deb087ab3057e.txt"
+SEED = Path(__file__).resolve().parents[3] / "seeds" / "000_8e0deb087ab3057e.txt"
 ANCHOR = PublicationTime(datetime(2024, 3, 5, 9, 30, tzinfo=timezone.utc), 0)
 EVENT_KEYS = {"trigger", "actor", "target", "time", "location", "type", "negated", "modality", "reported"}
 
 
 @pytest.fixture(scope="module")
 def nlp():
-    from transforms.nlp import default_model_name, load_model
+    from transforms.nlp.transform import default_model_name, load_model
 
     return load_model(default_model_name())
 
@@ -244,14 +244,14 @@ def test_light_verb_takes_the_type_of_its_noun(nlp):
 
 
 def _seed_article():
-    from transforms.parse import parse_message
+    from transforms.parse.article import parse_message
     from transforms.records import RawMessage
 
     return parse_message(RawMessage(SEED.read_bytes(), {"file": SEED.name}, 1_600_000_000.0, "text"))
 
 
 def test_seed_secured_and_rejected_with_a_hand_made_timex(nlp):
-    from transforms.nlp import publication_anchor
+    from transforms.nlp.transform import publication_anchor
 
     article = _seed_article()
     anchor = publication_anchor(article)
@@ -268,7 +268,7 @@ def test_seed_secured_and_rejected_with_a_hand_made_timex(nlp):
 
 
 def test_seed_end_to_end_through_the_annotate_stage(nlp):
-    from transforms.nlp import annotate_docs
+    from transforms.nlp.transform import annotate_docs
 
     article = _seed_article()
     (enrichment,) = list(annotate_docs([(nlp(article.text), article)]))
@@ -280,7 +280,7 @@ def test_seed_end_to_end_through_the_annotate_stage(nlp):
 
 def test_events_validate_against_the_record_schema(nlp):
     jsonschema = pytest.importorskip("jsonschema")
-    schema_path = Path(__file__).resolve().parents[2] / "transforms" / "schema" / "enriched-article.v1.json"
+    schema_path = Path(__file__).resolve().parents[3] / "transforms" / "schema" / "enriched-article.v1.json"
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     events_schema = {"$defs": schema.get("$defs", {}), **schema["properties"]["events"]}
     text = ("The two leaders held talks in Minsk on Monday. According to officials, the army will not "

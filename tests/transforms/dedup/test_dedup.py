@@ -19,7 +19,7 @@ from transforms.dedup.sketch import (
 )
 from transforms.records import Article
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "wikinews"
+SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "wikinews"
 PARAMS = SketchParams()
 T0 = 1_750_000_000.0
 
@@ -415,7 +415,7 @@ def test_no_beam_gauges_in_the_pipeline():
     """The FnApiRunner keeps a Beam gauge's value from every bundle (Beam 2.77 has no combiner for
     latest_int64 in ``monitoring_infos.consolidate``): a gauge set per bundle grew the dedup-only soak
     by ~45 KB per bundle, without bound in a job that never ends. Gauges go to Prometheus instead."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     offenders = [str(path.relative_to(root)) for folder in ("transforms", "pipeline")
                  for path in (root / folder).rglob("*.py") if "Metrics.gauge(" in path.read_text()]
     assert offenders == []

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import spacy
 
-from transforms.annotate import annotate_batch, default_model_name, load_model
+from transforms.nlp.annotate import annotate_batch, default_model_name, load_model
 from transforms.files import find_article_files, read_article_file
-from transforms.lemmas import lemma
-from transforms.parse import parse_message
+from transforms.nlp.lemmas import lemma
+from transforms.parse.article import parse_message
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 TEXT = ("The ministers were meeting in Paris on Monday and said they had agreed to cut emissions; "
         "talks will resume after the votes are counted, officials' spokesmen told reporters.")
 

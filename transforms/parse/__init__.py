@@ -1,0 +1,1 @@
+"""Parse stage: raw messages to articles (``article``), with their publication times (``pubtime``)."""
