@@ -220,8 +220,7 @@ def produce_command(args) -> int:
             for message in read_article_file(article_file, ingest_time=time.time()):
                 where = message.source["file"] + (f":{message.source['line']}" if "line" in message.source else "")
                 key, value = None, message.payload
-                if message.read_error is not None:
-                    print(f"news-ingest: skipped {where}: {message.read_error}", file=sys.stderr)
+                if message.read_error is not None:  # already warned about, one line, where it was read
                     skipped += 1
                     continue
                 if message.content_kind == "json":
