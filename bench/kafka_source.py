@@ -31,7 +31,7 @@ import apache_beam as beam  # noqa: E402
 from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 
-from pipeline.kafka_job import freeze_startup_objects  # noqa: E402
+from pipeline.run import freeze_startup_objects  # noqa: E402
 from pipeline.options import beam_options  # noqa: E402
 from transforms.kafka import admin  # noqa: E402
 from transforms.kafka.config import KafkaConnection, KafkaSourceConfig  # noqa: E402

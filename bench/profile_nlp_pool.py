@@ -36,7 +36,7 @@ _WORKER_FN = None
 
 def _worker_init(model_name: str, batch_size: int, max_tokens: int | None) -> None:
     global _WORKER_FN
-    from transforms import nlp
+    from transforms.nlp import transform as nlp
 
     cls = getattr(nlp, "_OriginalAnnotateBatchFn", nlp._AnnotateBatchFn)
     _WORKER_FN = cls(model_name, batch_size) if max_tokens is None else cls(model_name, batch_size, max_tokens)
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         processes = int(argv[1])
         argv = argv[2:]
     from pipeline import cli
-    from transforms import nlp
+    from transforms.nlp import transform as nlp
 
     PooledAnnotateBatchFn.processes = processes
     nlp._OriginalAnnotateBatchFn = nlp._AnnotateBatchFn

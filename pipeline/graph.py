@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import metadata
 
 import apache_beam as beam
 
+from pipeline.config import PipelineConfig
 from transforms import metrics
-from transforms.dedup import DedupConfig
 from transforms.dedup.transform import DeduplicateArticles
-from transforms.nlp.transform import DEFAULT_BATCH_SIZE, DEFAULT_NLP_PROCESSES, AnnotateArticles
-from transforms.parse.article import ParseLimits
+from transforms.nlp.transform import AnnotateArticles
 from transforms.parse.transform import ParseArticles
 from transforms.records import Enrichment, build_record
 
-__all__ = ["PipelineConfig", "pipeline_info", "build_graph"]
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Everything the stages need, frozen once by the CLI; DoFns never read the environment."""
-
-    spacy_model: str
-    batch_size: int = DEFAULT_BATCH_SIZE
-    nlp_processes: int = DEFAULT_NLP_PROCESSES
-    parse_limits: ParseLimits = field(default_factory=ParseLimits)
-    dedup: DedupConfig = field(default_factory=DedupConfig)
+__all__ = ["pipeline_info", "build_graph"]
 
 
 def pipeline_info(config: PipelineConfig) -> dict:

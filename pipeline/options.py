@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from apache_beam.options.pipeline_options import PipelineOptions
 
-__all__ = ["DEFAULT_RUNNER", "UsageError", "beam_options", "positive_int", "positive_float", "port_number"]
+__all__ = ["DEFAULT_RUNNER", "UsageError", "RaisingParser", "beam_options", "positive_int", "positive_float", "port_number"]
 
 # Beam 2.77's "DirectRunner" first tries to download the Prism runner from the internet and only
 # falls back to the in-process FnApiRunner when that fails. We name the FnApiRunner ourselves so that
@@ -20,7 +20,14 @@ class UsageError(Exception):
     """A bad command line: shown as one line, exit status 2."""
 
 
-class _RaisingParser(argparse.ArgumentParser):
+class RaisingParser(argparse.ArgumentParser):
+    """Errors as UsageError (one line, status 2), and no prefix matching of option names: ``--out`` must not
+    silently become ``--output-topic``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise UsageError(message)
 
@@ -31,7 +38,7 @@ def beam_options(beam_args: list[str], *, streaming: bool = False) -> PipelineOp
     # forkserver before Beam's import (half a second) begins.
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-    parser = _RaisingParser(allow_abbrev=False, add_help=False)
+    parser = RaisingParser(allow_abbrev=False, add_help=False)
     seen = {}
     for cls in PipelineOptions.__subclasses__():
         seen.setdefault(str(cls), cls)

@@ -23,7 +23,7 @@ Guarantees (at-least-once):
   The order holds only while the sinks are fused with the source: the FnApiRunner turns every
   multi-input Flatten into a stage boundary and runs the stage behind it after the source stage's
   bundle was finalized (and, for an unbounded source, only once the source has finished). The CLI
-  checks the fusion before it runs (``pipeline/kafka_job.py``); when the sinks are not fused it
+  checks the fusion before it runs (``pipeline/run.py``); when the sinks are not fused it
   registers the run with ``commit_at_end=True``: marks then only record their offsets, and the CLI
   commits them with ``finish_run`` after the whole pipeline, sinks included, has finished.
 * ``stop_offsets`` (``--until-caught-up``) makes the source finite; ``request_stop(token)`` ends an

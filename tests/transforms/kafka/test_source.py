@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 from kafka import TopicPartition
 
-from pipeline.kafka_job import sinks_fused_with_source
+from pipeline.run import sinks_fused_with_source
 from transforms.kafka import sink as sink_module
 from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig
 from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka

@@ -1,4 +1,4 @@
-"""The Kafka job: ``news-ingest run`` (topics in, topics out, at-least-once) and ``news-ingest produce`` (files to a topic)."""
+"""``news-ingest run``: the Kafka job (topics in, topics out, at-least-once)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,23 @@ import sys
 import time
 import uuid
 
-from pipeline import limits, observability
-from pipeline.options import positive_float
+from pipeline import observability
+from pipeline import limits
+from pipeline.args import (add_connection_arguments, add_pipeline_arguments, broker_error, connection_from_args,
+                           int_at_least, one_line)
+from pipeline.config import pipeline_config, start_nlp_processes
+from pipeline.options import UsageError, positive_float
 
-__all__ = ["add_run_arguments", "run_command", "add_produce_arguments", "produce_command", "connection_from_args",
-           "sinks_fused_with_source"]
+__all__ = ["add_run_arguments", "run_command", "sinks_fused_with_source", "freeze_startup_objects"]
 
 _LOGGER = logging.getLogger(__name__)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    from pipeline.cli import add_pipeline_arguments
     from transforms.kafka.config import (DEFAULT_MAX_BUNDLE_SECONDS, DEFAULT_MAX_RECORD_BYTES,
                                          DEFAULT_MAX_RECORDS_PER_BUNDLE, START_FROM_CHOICES)
 
-    _add_connection_arguments(parser)
+    add_connection_arguments(parser)
     parser.add_argument("--input-topic", required=True, action="append", metavar="TOPIC",
                         help="topic to read articles from (repeat, or separate with commas, for several)")
     parser.add_argument("--output-topic", required=True, metavar="TOPIC", help="topic for enriched records")
@@ -35,10 +37,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop once everything up to the end offsets seen at start is processed")
     parser.add_argument("--create-topics", action="store_true",
                         help="create the output and dead-letter topics when they do not exist")
-    parser.add_argument("--max-record-bytes", type=limits.at_most(_int_at_least(1024), limits.MAX_RECORD_BYTES), default=DEFAULT_MAX_RECORD_BYTES,
+    parser.add_argument("--max-record-bytes", type=limits.at_most(int_at_least(1024), limits.MAX_RECORD_BYTES), default=DEFAULT_MAX_RECORD_BYTES,
                         help=f"largest record written to the output topic; larger ones become dead letters "
                              f"(default {DEFAULT_MAX_RECORD_BYTES}, lowered to the topic's max.message.bytes)")
-    parser.add_argument("--max-bundle-records", type=limits.at_most(_int_at_least(1), limits.MAX_BUNDLE_RECORDS), default=DEFAULT_MAX_RECORDS_PER_BUNDLE,
+    parser.add_argument("--max-bundle-records", type=limits.at_most(int_at_least(1), limits.MAX_BUNDLE_RECORDS), default=DEFAULT_MAX_RECORDS_PER_BUNDLE,
                         help=f"records per bundle, i.e. between offset commits (default {DEFAULT_MAX_RECORDS_PER_BUNDLE})")
     parser.add_argument("--max-bundle-seconds", type=limits.at_most(positive_float, limits.MAX_SECONDS), default=DEFAULT_MAX_BUNDLE_SECONDS,
                         help=f"seconds of reading per bundle (default {DEFAULT_MAX_BUNDLE_SECONDS:g})")
@@ -59,9 +61,8 @@ def freeze_startup_objects() -> None:
 def run_command(args, beam_args: list[str], *, own_process: bool = False) -> int:
     import apache_beam as beam
 
-    from pipeline.cli import pipeline_config, start_nlp_processes
     from pipeline.graph import build_graph
-    from pipeline.options import UsageError, beam_options
+    from pipeline.options import beam_options
     from transforms.kafka import admin
     from transforms.kafka.config import KafkaSinkConfig, KafkaSourceConfig
     from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
@@ -140,7 +141,7 @@ def run_command(args, beam_args: list[str], *, own_process: bool = False) -> int
         return 130
     except Exception as err:  # the pipeline failed: nothing past the last finished bundle is committed
         _LOGGER.debug("pipeline failed", exc_info=True)
-        print(f"news-ingest: error: the Kafka run failed: {_one_line(err)}", file=sys.stderr)
+        print(f"news-ingest: error: the Kafka run failed: {one_line(err)}", file=sys.stderr)
         return 1
     finally:
         try:
@@ -177,151 +178,3 @@ def sinks_fused_with_source(pipeline) -> bool:
                 if stage is not source_stage:
                     return False
     return source_stage is not None and bool(sinks)
-
-
-def add_produce_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Send article files to a Kafka topic, one message per article: .txt raw scraped pages as "
-                          "their text, .json article objects and each line of .jsonl as compact JSON; folders are "
-                          "walked recursively. Key: the article's id when it has one.")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="article file or folder")
-    _add_connection_arguments(parser)
-    parser.add_argument("--topic", required=True, metavar="TOPIC", help="topic to send the articles to")
-    parser.add_argument("--create-topic", action="store_true", help="create the topic when it does not exist")
-    parser.add_argument("--partitions", type=limits.at_most(_int_at_least(1), limits.MAX_PARTITIONS), default=None,
-                        help="partitions of a topic created by --create-topic (default: the broker's)")
-
-
-def produce_command(args) -> int:
-    import orjson
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
-
-    from pipeline.options import UsageError
-    from pipeline.cli import check_article_paths
-    from transforms.files import list_article_files, read_article_file
-    from transforms.kafka import admin
-
-    connection = connection_from_args(args)
-    check_article_paths(args.paths)
-    try:
-        if args.create_topic:
-            admin.create_topics(connection, {args.topic: args.partitions or -1})
-        elif admin.missing_topics(connection, [args.topic]):
-            raise UsageError(f"Kafka topic {args.topic!r} does not exist (--create-topic creates it)")
-    except admin.KafkaAdminError as err:
-        raise broker_error(err) from None
-
-    producer = KafkaProducer(acks="all", enable_idempotence=True, linger_ms=5, **connection.client_kwargs())
-    sent = skipped = 0
-    futures = []
-    try:
-        files = (found for index, given in enumerate(args.paths) for found in list_article_files(index, given))
-        for article_file in files:  # listed lazily, read bounded, only regular files (transforms/file_safety.py)
-            for message in read_article_file(article_file, ingest_time=time.time()):
-                where = message.source["file"] + (f":{message.source['line']}" if "line" in message.source else "")
-                key, value = None, message.payload
-                if message.read_error is not None:  # already warned about, one line, where it was read
-                    skipped += 1
-                    continue
-                if message.content_kind == "json":
-                    try:
-                        obj = orjson.loads(message.payload)
-                    except orjson.JSONDecodeError as err:
-                        obj, reason = None, f"invalid JSON ({err})"
-                    else:
-                        reason = f"a JSON {type(obj).__name__}, not an object"
-                    if not isinstance(obj, dict):
-                        print(f"news-ingest: skipped {where}: {reason}", file=sys.stderr)
-                        skipped += 1
-                        continue
-                    value = orjson.dumps(obj)
-                    if obj.get("id") is not None:
-                        key = str(obj["id"]).encode("utf-8")
-                futures.append((where, producer.send(args.topic, key=key, value=value)))
-                sent += 1
-        producer.flush(timeout=120)
-    except KafkaError as err:
-        print(f"news-ingest: error: producing to {args.topic} failed: {_one_line(err)}", file=sys.stderr)
-        return 1
-    finally:
-        producer.close(timeout=30)
-    failed = [(where, future.exception) for where, future in futures if not future.succeeded()]
-    for where, error in failed[:10]:
-        print(f"news-ingest: not written {where}: {_one_line(error)}", file=sys.stderr)
-    print(f"news-ingest: {sent - len(failed)} messages to {args.topic}"
-          + (f", {skipped} skipped" if skipped else "") + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
-    return 1 if failed or skipped else 0
-
-
-def broker_error(error) -> Exception:
-    """The CLI error for a KafkaAdminError: its exit status says unreachable (69), credentials or TLS (77), or usage (2)."""
-    from pipeline.exit_status import CredentialsRefused, ServiceUnavailable
-    from pipeline.options import UsageError
-
-    kinds = {"unreachable": ServiceUnavailable, "authentication": CredentialsRefused, "tls": CredentialsRefused}
-    return kinds.get(error.kind, UsageError)(str(error))
-
-
-def connection_from_args(args):
-    """The connection settings: options first, then NEWS_INGEST_KAFKA_* variables (read here, once)."""
-    from pipeline.options import UsageError
-    from transforms.kafka.config import SECURITY_SETTINGS, KafkaConnection, security_from_env
-
-    try:
-        security = security_from_env()
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    for name in SECURITY_SETTINGS:
-        value = getattr(args, name, None)
-        if value is not None:
-            security[name] = value
-    try:
-        return KafkaConnection(args.bootstrap_servers, client_id=args.client_id, security=security)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-
-
-def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    import os
-
-    from transforms.kafka.config import SECURITY_ENV_PREFIX
-
-    default_servers = os.environ.get(SECURITY_ENV_PREFIX + "BOOTSTRAP_SERVERS")
-    parser.add_argument("--bootstrap-servers", "--bootstrap-server", dest="bootstrap_servers",
-                        required=default_servers is None, default=default_servers,
-                        metavar="HOST:PORT[,...]",
-                        help=f"Kafka brokers (default: ${SECURITY_ENV_PREFIX}BOOTSTRAP_SERVERS)")
-    parser.add_argument("--client-id", default="news-ingest", help="client id shown to the brokers")
-    group = parser.add_argument_group(
-        "Kafka security", f"passed to kafka-python; each also reads {SECURITY_ENV_PREFIX}<NAME> "
-        f"(e.g. {SECURITY_ENV_PREFIX}SASL_PLAIN_PASSWORD); prefer the environment for secrets")
-    group.add_argument("--security-protocol", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
-    group.add_argument("--sasl-mechanism", choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER"))
-    group.add_argument("--sasl-plain-username", metavar="USER")
-    group.add_argument("--sasl-plain-password", metavar="PASSWORD")
-    group.add_argument("--sasl-kerberos-service-name", metavar="NAME")
-    group.add_argument("--sasl-kerberos-domain-name", metavar="NAME")
-    group.add_argument("--ssl-cafile", metavar="FILE")
-    group.add_argument("--ssl-certfile", metavar="FILE")
-    group.add_argument("--ssl-keyfile", metavar="FILE")
-    group.add_argument("--ssl-password", metavar="PASSWORD")
-    group.add_argument("--ssl-crlfile", metavar="FILE")
-    group.add_argument("--ssl-ciphers", metavar="CIPHERS")
-    group.add_argument("--ssl-check-hostname", action=argparse.BooleanOptionalAction, default=None)
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[-1] if text else ''}".strip()
-
-
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
-        return value
-    return parse

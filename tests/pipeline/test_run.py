@@ -166,7 +166,7 @@ def test_start_from_latest_skips_what_is_already_there(kafka):
 def test_the_job_freezes_what_it_started_with_only_in_its_own_process(kafka, monkeypatch):
     """Frozen objects are never collected: a job run inside another program (these tests) must
     leave that program's objects alone."""
-    from pipeline import kafka_job
+    from pipeline import run as run_module
     from pipeline.cli import build_parser, resolve_nlp_arguments
 
     names = topic_names("freeze")
@@ -174,7 +174,7 @@ def test_the_job_freezes_what_it_started_with_only_in_its_own_process(kafka, mon
         kafka.create_topic(names[role])
     kafka.produce(names["in"], [article(1)])
     freezes = []
-    monkeypatch.setattr(kafka_job.gc, "freeze", lambda: freezes.append(len(kafka.read_all(names["out"]))))
+    monkeypatch.setattr(run_module.gc, "freeze", lambda: freezes.append(len(kafka.read_all(names["out"]))))
     assert run(kafka, names) == 0
     assert freezes == []
     kafka.produce(names["in"], [article(2)])
@@ -182,7 +182,7 @@ def test_the_job_freezes_what_it_started_with_only_in_its_own_process(kafka, mon
         ["run", "--bootstrap-servers", kafka.bootstrap, "--input-topic", names["in"], "--output-topic", names["out"],
          "--dlq-topic", names["dlq"], "--group-id", names["group"], "--until-caught-up"])
     resolve_nlp_arguments(args)
-    assert kafka_job.run_command(args, beam_args, own_process=True) == 0
+    assert run_module.run_command(args, beam_args, own_process=True) == 0
     assert freezes == [1]  # once, before the run wrote its record
     assert len(kafka.read_all(names["out"])) == 2
 
@@ -287,7 +287,7 @@ def test_the_run_graph_is_one_fused_stage_on_the_fn_api_runner():
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline.graph import PipelineConfig, build_graph
-    from pipeline.kafka_job import sinks_fused_with_source
+    from pipeline.run import sinks_fused_with_source
     from transforms.kafka.config import KafkaConnection, KafkaSinkConfig, KafkaSourceConfig
     from transforms.kafka.sink import WriteDeadLettersToKafka, WriteRecordsToKafka
     from transforms.kafka.source import ReadFromKafka
