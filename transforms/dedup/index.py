@@ -100,6 +100,7 @@ class DedupIndex:
         Call before ``label``, which remembers the article under the id it then carries."""
         if analysis is None:
             analysis = analyze(article.text, self._params)
+        self.advance(article.ingest_time)  # what is past the horizon no longer holds its id
         numbers = self._by_given_id.get(article.id)
         if numbers is None:
             return article.id
