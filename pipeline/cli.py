@@ -6,7 +6,7 @@ import argparse
 import gc
 import sys
 
-from pipeline import observability
+from pipeline import exit_status, observability
 from pipeline.args import resolve_nlp_arguments
 from pipeline.options import RaisingParser, UsageError
 from pipeline.produce import add_produce_arguments, produce_command
@@ -46,9 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         return produce_command(args)
     except UsageError as err:
         print(f"news-ingest: error: {err}", file=sys.stderr)
-        return 2
+        return exit_status.USAGE
+    except exit_status.ServiceUnavailable as err:
+        print(f"news-ingest: error: {err}", file=sys.stderr)
+        return exit_status.UNAVAILABLE
+    except exit_status.CredentialsRefused as err:
+        print(f"news-ingest: error: {err}", file=sys.stderr)
+        return exit_status.NO_PERMISSION
     except KeyboardInterrupt:
-        return 130
+        return exit_status.INTERRUPTED
     finally:
         if argv is None:
             # This process's own command line: it ends next. Frozen, the objects Beam and spaCy made

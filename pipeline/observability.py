@@ -121,6 +121,21 @@ class _TextFormatter(logging.Formatter):
         return line
 
 
+class _BeamErrorsWithoutTraceback(logging.Filter):
+    """Beam logs a failing DoFn with its whole traceback before the run fails; the CLI then says in one
+    line what failed. Its message stays, the traceback shows when a log level is set."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.name.startswith("apache_beam"):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+class _DropKafkaClientLog(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "kafka" or record.name.startswith("kafka.")) or record.levelno >= logging.CRITICAL
+
+
 def configure_logging(log_format: str = "text", level: str | None = None, *, events: bool = True) -> None:
     """Logging to stderr in ``text`` or ``json``, one line per record.
 
@@ -139,6 +154,12 @@ def configure_logging(log_format: str = "text", level: str | None = None, *, eve
     ours = explicit or ("INFO" if events else "WARNING")
     for name in ("pipeline", "transforms"):
         logging.getLogger(name).setLevel(ours)
+    if not explicit:
+        handler.addFilter(_BeamErrorsWithoutTraceback())
+        # The Kafka client logs every failed connection attempt (20-60 lines before a bootstrap gives up);
+        # the CLI says in one line what failed (transforms/kafka/admin.py reads those records to tell
+        # unreachable from refused credentials). Shown when a log level is set.
+        handler.addFilter(_DropKafkaClientLog())
 
 
 def log_event(logger: logging.Logger, event: str, message: str, level: int = logging.INFO, **fields) -> None:

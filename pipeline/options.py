@@ -21,6 +21,13 @@ class UsageError(Exception):
 
 
 class RaisingParser(argparse.ArgumentParser):
+    """Errors as UsageError (one line, status 2), and no prefix matching of option names: ``--out`` must not
+    silently become ``--output-topic``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise UsageError(message)
 
@@ -44,11 +51,24 @@ def beam_options(beam_args: list[str], *, streaming: bool = False) -> PipelineOp
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
+    _check_runner(standard.runner)
     _size_in_process_state_cache(options)
     consolidate_runner_metrics_eagerly()
     if streaming:
         standard.streaming = True
     return options
+
+
+def _check_runner(name) -> None:
+    """A usage error for a runner Beam does not know (Beam itself raises only when the pipeline runs)."""
+    from apache_beam.runners.runner import create_runner
+
+    if isinstance(name, str):
+        try:
+            create_runner(name)
+        except (ValueError, ImportError) as err:
+            known = "FnApiRunner, PrismRunner, FlinkRunner, PortableRunner, ... or a PipelineRunner class path"
+            raise UsageError(f"unknown runner {name!r} ({type(err).__name__}); known: {known}") from None
 
 
 def _size_in_process_state_cache(options: PipelineOptions) -> None:

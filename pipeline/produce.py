@@ -6,7 +6,9 @@ import argparse
 import sys
 import time
 
-from pipeline.args import add_connection_arguments, article_files, connection_from_args, int_at_least, one_line
+from pipeline import limits
+from pipeline.args import (add_connection_arguments, broker_error, check_article_paths, connection_from_args,
+                           int_at_least, one_line)
 from pipeline.options import UsageError
 
 __all__ = ["add_produce_arguments", "produce_command"]
@@ -20,7 +22,7 @@ def add_produce_arguments(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
     parser.add_argument("--topic", required=True, metavar="TOPIC", help="topic to send the articles to")
     parser.add_argument("--create-topic", action="store_true", help="create the topic when it does not exist")
-    parser.add_argument("--partitions", type=int_at_least(1), default=None,
+    parser.add_argument("--partitions", type=limits.at_most(int_at_least(1), limits.MAX_PARTITIONS), default=None,
                         help="partitions of a topic created by --create-topic (default: the broker's)")
 
 
@@ -29,27 +31,31 @@ def produce_command(args) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from transforms.files import read_article_file
+    from transforms.files import list_article_files, read_article_file
     from transforms.kafka import admin
 
     connection = connection_from_args(args)
-    files = article_files(args.paths)
+    check_article_paths(args.paths)
     try:
         if args.create_topic:
             admin.create_topics(connection, {args.topic: args.partitions or -1})
         elif admin.missing_topics(connection, [args.topic]):
             raise UsageError(f"Kafka topic {args.topic!r} does not exist (--create-topic creates it)")
     except admin.KafkaAdminError as err:
-        raise UsageError(str(err)) from None
+        raise broker_error(err) from None
 
     producer = KafkaProducer(acks="all", enable_idempotence=True, linger_ms=5, **connection.client_kwargs())
     sent = skipped = 0
     futures = []
     try:
-        for article_file in files:
+        files = (found for index, given in enumerate(args.paths) for found in list_article_files(index, given))
+        for article_file in files:  # listed lazily, read bounded, only regular files (transforms/file_safety.py)
             for message in read_article_file(article_file, ingest_time=time.time()):
-                where = article_file.name + (f":{message.source['line']}" if "line" in message.source else "")
+                where = message.source["file"] + (f":{message.source['line']}" if "line" in message.source else "")
                 key, value = None, message.payload
+                if message.read_error is not None:  # already warned about, one line, where it was read
+                    skipped += 1
+                    continue
                 if message.content_kind == "json":
                     try:
                         obj = orjson.loads(message.payload)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 
 from pipeline import observability
-from pipeline.args import add_pipeline_arguments, article_files
+from pipeline.args import add_pipeline_arguments, check_article_paths
 from pipeline.config import pipeline_config, start_nlp_processes
 from pipeline.options import UsageError
+from pipeline.output_paths import OutputPathError, StagedOutputs, resolve_outputs
 
 __all__ = ["add_replay_arguments", "replay_command"]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def add_replay_arguments(commands) -> None:
@@ -30,8 +34,11 @@ def add_replay_arguments(commands) -> None:
 
 def replay_command(args, beam_args: list[str]) -> int:
     dlq = args.dlq or _default_dlq_path(args.out)
-    for path in (args.out, dlq):
-        _check_writable(path)
+    check_article_paths(args.paths)
+    try:
+        targets = resolve_outputs([("--out", args.out), ("--dlq", dlq)], args.paths)
+    except OutputPathError as err:
+        raise UsageError(str(err)) from None
     start_nlp_processes(args)
 
     import apache_beam as beam
@@ -43,18 +50,30 @@ def replay_command(args, beam_args: list[str]) -> int:
     from transforms.sinks import WriteJsonLines, encode_dead_letter
 
     options = beam_options(beam_args)
-    files = article_files(args.paths)
     config = pipeline_config(args, bounded=True)
     started = time.time()
-    with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
-        build_graph(
-            root,
-            source=ReadArticleFiles(files, ingest_time=started),
-            record_sink=ShowProgress() | WriteJsonLines(args.out),
-            dead_letter_sink=WriteJsonLines(dlq, encode=encode_dead_letter),
-            config=config,
-        )
-    written, dead = _count_lines(args.out), _count_lines(dlq)
+    try:
+        # Written beside their targets and renamed over them only once the whole run succeeded (output_paths.py).
+        with StagedOutputs(targets) as staged:
+            out_staged, dlq_staged = staged.staging
+            with observability.replay_session(args, options, config), beam.Pipeline(options=options) as root:
+                build_graph(
+                    root,
+                    source=ReadArticleFiles(args.paths, ingest_time=started,
+                                            max_payload_bytes=config.parse_limits.max_payload_bytes),
+                    record_sink=ShowProgress() | WriteJsonLines(out_staged),
+                    dead_letter_sink=WriteJsonLines(dlq_staged, encode=encode_dead_letter),
+                    config=config,
+                )
+            written, dead = _count_lines(out_staged), _count_lines(dlq_staged)
+    except (UsageError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # the run failed: the outputs are as they were (StagedOutputs.discard)
+        _LOGGER.debug("replay failed", exc_info=True)
+        lines = str(err).strip().splitlines()
+        print(f"news-ingest: error: the replay failed, {args.out} and {dlq} are unchanged: "
+              f"{type(err).__name__}: {(lines[-1] if lines else '')[:300]}", file=sys.stderr)
+        return 1
     print(f"news-ingest: {written} records to {args.out}, {dead} dead letters to {dlq} "
           f"in {time.time() - started:.1f} s", file=sys.stderr)
     return 0
@@ -65,16 +84,8 @@ def _default_dlq_path(out: str) -> str:
     return stem + ".dlq.jsonl"
 
 
-def _check_writable(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError(f"output {path} is a folder")
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UsageError(f"cannot write {path}: permission denied")
-
-
 def _count_lines(path: str) -> int:
+    if not os.path.exists(path):
+        return 0
     with open(path, "rb") as handle:
         return sum(1 for _ in handle)

@@ -10,7 +10,9 @@ import time
 import uuid
 
 from pipeline import observability
-from pipeline.args import add_connection_arguments, add_pipeline_arguments, connection_from_args, int_at_least, one_line
+from pipeline import limits
+from pipeline.args import (add_connection_arguments, add_pipeline_arguments, broker_error, connection_from_args,
+                           int_at_least, one_line)
 from pipeline.config import pipeline_config, start_nlp_processes
 from pipeline.options import UsageError, positive_float
 
@@ -35,12 +37,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop once everything up to the end offsets seen at start is processed")
     parser.add_argument("--create-topics", action="store_true",
                         help="create the output and dead-letter topics when they do not exist")
-    parser.add_argument("--max-record-bytes", type=int_at_least(1024), default=DEFAULT_MAX_RECORD_BYTES,
+    parser.add_argument("--max-record-bytes", type=limits.at_most(int_at_least(1024), limits.MAX_RECORD_BYTES), default=DEFAULT_MAX_RECORD_BYTES,
                         help=f"largest record written to the output topic; larger ones become dead letters "
                              f"(default {DEFAULT_MAX_RECORD_BYTES}, lowered to the topic's max.message.bytes)")
-    parser.add_argument("--max-bundle-records", type=int_at_least(1), default=DEFAULT_MAX_RECORDS_PER_BUNDLE,
+    parser.add_argument("--max-bundle-records", type=limits.at_most(int_at_least(1), limits.MAX_BUNDLE_RECORDS), default=DEFAULT_MAX_RECORDS_PER_BUNDLE,
                         help=f"records per bundle, i.e. between offset commits (default {DEFAULT_MAX_RECORDS_PER_BUNDLE})")
-    parser.add_argument("--max-bundle-seconds", type=positive_float, default=DEFAULT_MAX_BUNDLE_SECONDS,
+    parser.add_argument("--max-bundle-seconds", type=limits.at_most(positive_float, limits.MAX_SECONDS), default=DEFAULT_MAX_BUNDLE_SECONDS,
                         help=f"seconds of reading per bundle (default {DEFAULT_MAX_BUNDLE_SECONDS:g})")
     add_pipeline_arguments(parser)
     observability.add_arguments(parser, shutdown=True)
@@ -88,7 +90,7 @@ def run_command(args, beam_args: list[str], *, own_process: bool = False) -> int
             ends = admin.end_offsets(connection, input_topics)
             stop_offsets = tuple((topic, partition, offset) for (topic, partition), offset in sorted(ends.items()))
     except admin.KafkaAdminError as err:
-        raise UsageError(str(err)) from None
+        raise broker_error(err) from None
     config = pipeline_config(args)
     token = f"run-{uuid.uuid4().hex}"
     try:

@@ -25,7 +25,8 @@ __all__ = [
     "load_schema",
 ]
 
-SCHEMA_ID = "news-ingest/enriched-article/v1"
+# v2 (additive): the optional ``given_id``. v1 records still validate against enriched-article.v1.json.
+SCHEMA_ID = "news-ingest/enriched-article/v2"
 
 # The tag of every fallible stage's second output.
 DEAD_LETTERS = "dead_letters"
@@ -43,6 +44,7 @@ class RawMessage:
     or "auto" (decide from the bytes). ``ingest_time`` is seconds since the epoch:
     the Kafka record timestamp, or the start of the run in replay. ``ordinal``
     orders messages of one source (input position in replay, offset in Kafka).
+    ``read_error`` says why a file could not be read (the message is then a dead letter).
     """
 
     payload: bytes
@@ -50,6 +52,7 @@ class RawMessage:
     ingest_time: float
     content_kind: str = "auto"
     ordinal: int = 0
+    read_error: str | None = None
 
 
 DeadLetterStage = Literal["parse", "nlp", "sink"]
@@ -167,6 +170,7 @@ class Article:
     source: Mapping[str, Any]
     ordinal: int = 0
     dedup: Dedup | None = None
+    given_id: str | None = None  # the input's id when ``id`` had to be derived (transforms/dedup/index.py)
 
 
 @dataclass(frozen=True)
@@ -177,9 +181,9 @@ class Enrichment:
 
 
 def build_record(article: Article, enrichment: Enrichment, pipeline_info: Mapping[str, str]) -> dict:
-    """The v1 output record (transforms/schema/enriched-article.v1.json)."""
+    """The v2 output record (transforms/schema/enriched-article.v2.json)."""
     dedup = article.dedup or Dedup("original", None, article.id, None)
-    return {
+    record = {
         "schema": SCHEMA_ID,
         "id": article.id,
         "url": article.url,
@@ -198,9 +202,12 @@ def build_record(article: Article, enrichment: Enrichment, pipeline_info: Mappin
         "dedup": dedup.to_dict(),
         "pipeline": dict(pipeline_info),
     }
+    if article.given_id is not None:
+        record["given_id"] = article.given_id
+    return record
 
 
-def load_schema(name: str = "enriched-article.v1.json") -> dict:
+def load_schema(name: str = "enriched-article.v2.json") -> dict:
     """A JSON Schema shipped with the package (transforms/schema/)."""
     import json
     from importlib import resources

@@ -269,21 +269,26 @@ def test_json_logs_one_object_per_line(capsys):
     assert second["message"] == "it failed" and "ValueError: bad" in second["exception"]
 
 
-def test_kafka_slow_task_warnings_show_only_at_debug(capsys, monkeypatch):
+def test_kafka_client_logs_show_only_with_a_log_level_and_slow_task_warnings_only_at_debug(capsys, monkeypatch):
     selector = logging.getLogger("kafka.net.selector")
     slow = "Task <Task> ran for 0.122s (>0.100s threshold). It is blocking the event loop -- likely a tight sync loop"
     monkeypatch.delenv("NEWS_INGEST_LOG_LEVEL", raising=False)
     try:
         observability.configure_logging("text")
         selector.warning(slow)
-        selector.warning("some other selector warning")
+        selector.error("some other selector error")
         quiet = capsys.readouterr().err.strip().splitlines()
+        observability.configure_logging("text", "WARNING")
+        selector.warning(slow)
+        selector.warning("some other selector warning")
+        warning = capsys.readouterr().err.strip().splitlines()
         observability.configure_logging("text", "DEBUG")
         selector.warning(slow)
         loud = capsys.readouterr().err.strip().splitlines()
     finally:
         observability.configure_logging("text", events=False)
-    assert len(quiet) == 1 and quiet[0].endswith("some other selector warning")
+    assert quiet == []
+    assert len(warning) == 1 and warning[0].endswith("some other selector warning")
     assert len(loud) == 1 and "ran for 0.122s" in loud[0]
 
 

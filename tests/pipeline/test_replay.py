@@ -148,9 +148,12 @@ def test_a_pool_of_nlp_processes_writes_the_same_records(seed_run, tmp_path):
     (["run", "--nlp-processes", "2"], 2, 8),
     (["run", "--nlp-processes", "1"], 1, 64),
 ])
-def test_nlp_processes_default_to_the_usable_cores_and_the_batch_size_follows(argv, processes, batch_size):
+def test_nlp_processes_default_to_the_usable_cores_and_the_batch_size_follows(argv, processes, batch_size, monkeypatch):
     from pipeline.cli import build_parser, resolve_nlp_arguments
+    from transforms.nlp import annotate
     from transforms.nlp.annotate import auto_nlp_processes
+
+    monkeypatch.setattr(annotate, "usable_cores", lambda: 4)  # more processes than cores are refused
 
     rest = (["seeds", "--out", "o.jsonl"] if argv[0] == "replay" else
             ["--bootstrap-servers", "b:9092", "--input-topic", "i", "--output-topic", "o", "--dlq-topic", "d",

@@ -79,6 +79,8 @@ class DedupIndex:
         self._buckets: dict[int, int | tuple[int, ...]] = {}  # band key -> one sequence number, or several
         self._remembered: dict[int, _Remembered] = {}
         self._by_ref: dict[bytes, int] = {}
+        self._by_given_id: dict[str, int | tuple[int, ...]] = {}  # id the input gave -> sequence numbers
+        self._derived_from: dict[int, str] = {}  # sequence number -> given id, for articles whose id was derived
         self._expiry: list[tuple[float, int]] = []  # (ingest time + horizon, sequence number), a heap
         self._next = 0
         self.clock = -math.inf
@@ -90,6 +92,25 @@ class DedupIndex:
     @property
     def bucket_count(self) -> int:
         return len(self._buckets)
+
+    def distinct_id(self, article: Article, analysis: Analysis | None = None) -> str:
+        """The id the article is to carry: its own, unless a remembered article gave the same id with a text
+        that does not verify as a copy of this one; then ``<id>~<8 hex of its content key>`` (deterministic:
+        the same text under the same id always gets the same one). A copy takes the id of what it copies.
+        Call before ``label``, which remembers the article under the id it then carries."""
+        if analysis is None:
+            analysis = analyze(article.text, self._params)
+        self.advance(article.ingest_time)  # what is past the horizon no longer holds its id
+        numbers = self._by_given_id.get(article.id)
+        if numbers is None:
+            return article.id
+        for number in (numbers,) if type(numbers) is int else numbers:
+            remembered = self._remembered[number]
+            if remembered.content_key == analysis.content_key or is_duplicate(
+                    compare(Sketch.from_bytes(remembered.sketch), analysis.sketch, self._params), self._params):
+                return remembered.article_id
+        self.counts["ids_derived"] += 1
+        return f"{article.id}~{analysis.content_key[:8]}"
 
     def label(self, article: Article, analysis: Analysis | None = None) -> Dedup:
         """The article's label; the article is remembered (unless it is a message seen before)."""
@@ -179,6 +200,11 @@ class DedupIndex:
         self._remembered[number] = _Remembered(order, article.id, analysis.content_key, analysis.sketch.to_bytes(),
                                                b"".join(_KEYS.pack(key) for key in kept))
         self._by_ref[order[2]] = number
+        given = article.given_id or article.id
+        if article.given_id:
+            self._derived_from[number] = article.given_id
+        known = self._by_given_id.get(given)
+        self._by_given_id[given] = number if known is None else (known + (number,) if type(known) is tuple else (known, number))
         if math.isfinite(self._horizon):
             heapq.heappush(self._expiry, (order[0] + self._horizon, number))
         self.counts["remembered"] += 1
@@ -194,4 +220,12 @@ class DedupIndex:
             self._buckets[key] = rest[0] if len(rest) == 1 else rest
         if self._by_ref.get(remembered.order[2]) == number:
             del self._by_ref[remembered.order[2]]
+        given = self._derived_from.pop(number, remembered.article_id)
+        known = self._by_given_id.get(given)
+        if known is not None:
+            rest = tuple(n for n in ((known,) if type(known) is int else known) if n != number)
+            if not rest:
+                del self._by_given_id[given]
+            else:
+                self._by_given_id[given] = rest[0] if len(rest) == 1 else rest
         self.counts["forgotten"] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import Any
 
@@ -15,6 +16,9 @@ from apache_beam.transforms.window import TimestampedValue
 from transforms import metrics
 from transforms.dedup import DedupConfig
 from transforms.dedup.index import DedupIndex
+from transforms.dedup.sketch import analyze
+
+_LOGGER = logging.getLogger(__name__)
 
 __all__ = ["DeduplicateArticles"]
 
@@ -74,7 +78,7 @@ class _LabelFn(beam.DoFn):
         self._published: dict[str, int] = {}
         self._counters = {name: Metrics.counter("dedup", name)
                           for name in ("remembered", "forgotten", "full_bucket_skips", "candidates_over_limit",
-                                       "sketch_comparisons", "redelivered")}
+                                       "sketch_comparisons", "redelivered", "ids_derived")}
 
     def process(self, keyed, clock=beam.DoFn.StateParam(CLOCK)):
         article = keyed[1]
@@ -83,7 +87,13 @@ class _LabelFn(beam.DoFn):
             stored = clock.read()
             if stored is not None:
                 index.advance(stored)
-        dedup = metrics.timed_call("dedup", index.label, article)
+        analysis = analyze(article.text, self._config.sketch)
+        article_id = index.distinct_id(article, analysis)
+        if article_id != article.id:
+            _LOGGER.warning("id %r was seen with a different text: %s carries id %r (given id kept in given_id)",
+                            article.id, dict(article.source), article_id)
+            article = dataclasses.replace(article, id=article_id, given_id=article.id)
+        dedup = metrics.timed_call("dedup", index.label, article, analysis)
         clock.write(index.clock)
         yield TimestampedValue(dataclasses.replace(article, dedup=dedup), article.ingest_time)
 

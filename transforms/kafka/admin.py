@@ -2,35 +2,94 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+import contextlib
+import logging
+import re
+from typing import Iterable, Iterator, Mapping
 
 from transforms.kafka.config import KafkaConnection
 
-__all__ = ["KafkaAdminError", "missing_topics", "create_topics", "end_offsets", "committed_offsets", "read_topic"]
+__all__ = ["KafkaAdminError", "classify_failure", "missing_topics", "create_topics", "end_offsets", "committed_offsets", "read_topic"]
 
 
 class KafkaAdminError(RuntimeError):
-    """The brokers cannot be reached, or a topic cannot be described or created."""
+    """The brokers cannot be reached, or a topic cannot be described or created.
+
+    ``kind``: "unreachable", "authentication" (SASL refused), "tls" (the TLS handshake or certificate
+    failed) or "request" (the brokers answered and refused the request)."""
+
+    def __init__(self, message: str, kind: str = "request"):
+        super().__init__(message)
+        self.kind = kind
+
+
+_AUTH = re.compile(r"sasl|authenticat|authoriz", re.IGNORECASE)
+_TLS = re.compile(r"\bssl\b|tls|certificate|handshake", re.IGNORECASE)
+
+
+def classify_failure(texts: Iterable[str]) -> str:
+    """Why a connection failed, from the client's error texts: "authentication", "tls" or "unreachable".
+
+    kafka-python reports all three as a bootstrap timeout; the reason is only in what it logged on the way."""
+    texts = list(texts)
+    if any(_AUTH.search(text) for text in texts):
+        return "authentication"
+    if any(_TLS.search(text) for text in texts):
+        return "tls"
+    return "unreachable"
+
+
+_WHAT = {"unreachable": "cannot reach Kafka at {}", "authentication": "Kafka at {} refused the credentials (SASL authentication failed)",
+         "tls": "TLS with Kafka at {} failed (handshake or certificate)"}
+
+
+class _Recorder(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record):
+        if len(self.texts) < 200:
+            self.texts.append(record.getMessage()[:500])
+
+
+@contextlib.contextmanager
+def _connection_errors(connection: KafkaConnection) -> Iterator[None]:
+    """Turn a failed bootstrap into a KafkaAdminError saying unreachable, authentication or TLS."""
+    from kafka.errors import KafkaError
+
+    recorder = _Recorder()
+    logger = logging.getLogger("kafka")
+    logger.addHandler(recorder)
+    try:
+        yield
+    except KafkaError as err:
+        kind = classify_failure([*recorder.texts, f"{type(err).__name__}: {err}"])
+        servers = ",".join(connection.bootstrap_servers)
+        raise KafkaAdminError(f"{_WHAT[kind].format(servers)}: {_short(err)}", kind) from None
+    finally:
+        logger.removeHandler(recorder)
+
+
+def _short(error: BaseException, limit: int = 200) -> str:
+    lines = str(error).strip().splitlines()
+    last = lines[-1] if lines else ""
+    text = last if last.startswith(type(error).__name__) else f"{type(error).__name__}: {last}".strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _consumer(connection: KafkaConnection, group_id: str | None = None):
     from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
 
-    try:
+    with _connection_errors(connection):
         return KafkaConsumer(group_id=group_id, enable_auto_commit=False, **connection.client_kwargs())
-    except KafkaError as err:
-        raise KafkaAdminError(f"cannot reach Kafka at {','.join(connection.bootstrap_servers)}: {err}") from None
 
 
 def _admin(connection: KafkaConnection):
     from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
 
-    try:
+    with _connection_errors(connection):
         return KafkaAdminClient(**connection.client_kwargs())
-    except KafkaError as err:
-        raise KafkaAdminError(f"cannot reach Kafka at {','.join(connection.bootstrap_servers)}: {err}") from None
 
 
 def missing_topics(connection: KafkaConnection, topics: Iterable[str]) -> list[str]:
@@ -54,7 +113,7 @@ def create_topics(connection: KafkaConnection, topics: Mapping[str, int], config
         request = {topic: {"num_partitions": topics[topic], "configs": dict((configs or {}).get(topic, {}))} for topic in wanted}
         admin.create_topics(request, wait_for_metadata=True)
     except KafkaError as err:
-        raise KafkaAdminError(f"cannot create topic(s) {', '.join(wanted)}: {err}") from None
+        raise KafkaAdminError(f"cannot create topic(s) {', '.join(wanted)}: {_short(err)}") from None
     finally:
         admin.close()
     return wanted

@@ -90,8 +90,13 @@ def auto_nlp_processes() -> int:
 
 
 def model_installed(name: str) -> bool:
-    """An installed model package or a model directory (what ``spacy.load`` accepts)."""
-    return os.path.isdir(name) or importlib.util.find_spec(name) is not None
+    """An installed model package or a model directory (what ``spacy.load`` accepts: it holds a config.cfg)."""
+    if os.path.sep in name or os.path.isdir(name):
+        return os.path.isfile(os.path.join(name, "config.cfg"))
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # "a.b" whose parent is missing, or an empty name
+        return False
 
 
 def load_model(name: str):

@@ -18,6 +18,9 @@ class _ParseArticleFn(beam.DoFn):
         self._limits = limits
 
     def process(self, message: RawMessage):
+        if message.read_error is not None:  # a file the source could not read (transforms/files.py)
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("read", "UnreadableFile", message.read_error, message.payload, message.source))
+            return
         try:
             yield metrics.timed_call("parse", parse_message, message, self._limits)
         except ArticleParseError as err:

@@ -419,3 +419,29 @@ def test_no_beam_gauges_in_the_pipeline():
     offenders = [str(path.relative_to(root)) for folder in ("transforms", "pipeline")
                  for path in (root / folder).rglob("*.py") if "Metrics.gauge(" in path.read_text()]
     assert offenders == []
+
+
+def test_distinct_texts_under_one_id_get_derived_ids_until_the_id_is_forgotten():
+    from transforms.dedup.index import DedupIndex
+
+    bridge = ("The mayor of Springfield opened a new bridge over the river on Monday, officials said. The bridge "
+              "cost twelve million dollars and took three years to build.")
+    storm = ("A storm knocked out power to forty thousand homes in the northern counties late on Tuesday night, "
+             "the utility company reported on Wednesday morning.")
+    index = DedupIndex(DedupConfig(horizon_seconds=100, lateness_seconds=0))
+
+    def seen(id_, text, ordinal, time):
+        given = article(id_, text, ordinal, time)
+        derived = index.distinct_id(given)
+        if derived != given.id:
+            given = replace(given, id=derived, given_id=given.id)
+        index.label(given)
+        return derived
+
+    assert seen("a1", bridge, 1, T0) == "a1"
+    derived = seen("a1", storm, 2, T0 + 1)
+    assert derived == f"a1~{content_key(storm)[:8]}"
+    assert seen("a1", storm + " ", 3, T0 + 2) == derived  # a copy of the second keeps the second's id
+    assert seen("a1", bridge, 4, T0 + 3) == "a1"
+    assert index.counts["ids_derived"] == 1
+    assert seen("a1", storm, 5, T0 + 500) == "a1"  # all forgotten past the horizon: the id is free again
