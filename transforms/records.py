@@ -55,13 +55,15 @@ class RawMessage:
     read_error: str | None = None
 
 
-DeadLetterStage = Literal["parse", "nlp", "sink"]
+DeadLetterStage = Literal["read", "parse", "nlp", "sink"]
 
 
 class DeadLetterReason(str, enum.Enum):
     """Why a message became a dead letter: a closed set, chosen where the error is raised. The values
     are the ``reason`` label of ``news_ingest_dead_letters_total`` (docs/observability.md)."""
 
+    # read (transforms/file_safety.py): a file that is not a regular file, or cannot be read
+    UNREADABLE_FILE = "unreadable_file"
     # parse (transforms/parse/article.py)
     PAYLOAD_TOO_LARGE = "payload_too_large"
     NOT_UTF8 = "not_utf8"
@@ -84,9 +86,10 @@ class DeadLetterReason(str, enum.Enum):
 
 
 _PARSE_REASONS = tuple(r for r in DeadLetterReason if r not in (
-    DeadLetterReason.LIMIT_EXCEEDED, DeadLetterReason.RECORD_TOO_LARGE))
+    DeadLetterReason.UNREADABLE_FILE, DeadLetterReason.LIMIT_EXCEEDED, DeadLetterReason.RECORD_TOO_LARGE))
 # The reasons each stage can give, so that every (stage, reason) counter exists from the start at 0.
 REASONS_BY_STAGE: Mapping[str, tuple[DeadLetterReason, ...]] = {
+    "read": (DeadLetterReason.UNREADABLE_FILE,),
     "parse": _PARSE_REASONS,
     "nlp": (DeadLetterReason.LIMIT_EXCEEDED, DeadLetterReason.UNEXPECTED_ERROR),
     "sink": (DeadLetterReason.RECORD_TOO_LARGE, DeadLetterReason.UNEXPECTED_ERROR),

@@ -185,7 +185,8 @@ def test_every_counter_of_a_closed_label_set_is_exported_at_zero_from_the_start(
     for sink in metrics.SINKS:
         assert exported("news_ingest_articles_written_total", sink=sink) == 0
     assert set(REASONS_BY_STAGE["parse"]) >= {r for r in DeadLetterReason if r.name not in
-                                              ("LIMIT_EXCEEDED", "RECORD_TOO_LARGE")}
+                                              ("UNREADABLE_FILE", "LIMIT_EXCEEDED", "RECORD_TOO_LARGE")}
+    assert REASONS_BY_STAGE["read"] == (DeadLetterReason.UNREADABLE_FILE,)
 
 
 def test_ingest_time_of_record():

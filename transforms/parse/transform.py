@@ -19,7 +19,8 @@ class _ParseArticleFn(beam.DoFn):
 
     def process(self, message: RawMessage):
         if message.read_error is not None:  # a file the source could not read (transforms/files.py)
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("read", "UnreadableFile", message.read_error, message.payload, message.source))
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, DeadLetter("read", "UnreadableFile", message.read_error, message.payload, message.source,
+                                                                             DeadLetterReason.UNREADABLE_FILE))
             return
         try:
             yield metrics.timed_call("parse", parse_message, message, self._limits)

@@ -142,9 +142,10 @@ def test_parse_articles_transform_splits_articles_and_dead_letters():
 
     from transforms.parse.transform import ParseArticles
 
-    messages = [message({"id": "a", "text": "Fine."}), message(b"{broken", source={"file": "x", "line": 2})]
+    unreadable = RawMessage(b"", {"file": "fifo.jsonl", "line": 0}, NOW, read_error="a FIFO, not a regular file")
+    messages = [message({"id": "a", "text": "Fine."}), message(b"{broken", source={"file": "x", "line": 2}), unreadable]
     with TestPipeline(runner="FnApiRunner") as p:
         parsed = p | beam.Create(messages) | ParseArticles()
         assert_that(parsed.articles | "Ids" >> beam.Map(lambda a: a.id), equal_to(["a"]), label="articles")
-        assert_that(parsed.dead_letters | "Where" >> beam.Map(lambda d: (d.stage, d.source["line"])),
-                    equal_to([("parse", 2)]), label="dead letters")
+        assert_that(parsed.dead_letters | "Where" >> beam.Map(lambda d: (d.stage, d.source["line"], d.reason.value)),
+                    equal_to([("parse", 2, "invalid_json"), ("read", 0, "unreadable_file")]), label="dead letters")
